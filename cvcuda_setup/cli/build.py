@@ -104,7 +104,7 @@ def plan_build(
     from cvcuda_setup.sources import expected_tree
 
     overrides = tuple(parse_override(d) for d in defines)
-    opencv_dir, contrib_dir = expected_tree(spec, cache_dir)
+    opencv_dir, contrib_dir = expected_tree(spec, cache_dir, need_contrib=recipe.contrib)
     py = None
     if recipe.python:
         from cvcuda_setup.probe.python import probe_python
