@@ -42,6 +42,8 @@ class PlanInputs:
     patches: tuple[Path, ...] = ()
     cmake: str = "cmake"
     ninja: str = "ninja"
+    #: The toolkit the arches were validated against; CMake is pinned to it.
+    cuda_toolkit_root: Path | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -71,6 +73,8 @@ def make_plan(inputs: PlanInputs) -> BuildPlan:
     if recipe.cuda:
         if not inputs.arch.bin and not inputs.arch.ptx:
             raise UsageError(f"recipe {recipe.name!r} builds CUDA code but no CUDA architecture was selected")
+        if inputs.cuda_toolkit_root is not None:
+            put("CUDA_TOOLKIT_ROOT_DIR", str(inputs.cuda_toolkit_root))
         put("CUDA_ARCH_BIN", inputs.arch.cuda_arch_bin)
         put("CUDA_ARCH_PTX", inputs.arch.cuda_arch_ptx)
     for name, value in recipe.cmake:

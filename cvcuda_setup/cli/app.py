@@ -96,7 +96,7 @@ _register_all()
 def main() -> None:
     """Console-script entry point: runs the app, turns domain errors into one line and an exit code."""
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
     except CvCudaSetupError as exc:
         console.error(str(exc))
         sys.exit(exc.return_code)
@@ -115,3 +115,4 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(rc if isinstance(rc, int) else 0)

@@ -33,12 +33,19 @@ Examples:
 
 def select_arch(recipe: Recipe, arch_text: str, *, require_nvcc: bool) -> ArchSelection:
     """Parse ``--arch`` (asking the GPUs for ``auto``) and validate it against the chosen nvcc."""
+    return select_arch_and_toolkit(recipe, arch_text, require_nvcc=require_nvcc)[0]
+
+
+def select_arch_and_toolkit(
+    recipe: Recipe, arch_text: str, *, require_nvcc: bool
+) -> tuple[ArchSelection, Path | None]:
+    """As ``select_arch``, also returning the root of the toolkit whose nvcc validated the arches."""
     from cvcuda_setup.arch import parse_arch, validate_arch
     from cvcuda_setup.probe.gpu import probe_gpus
     from cvcuda_setup.probe.toolkit import find_nvcc
 
     if not recipe.cuda:
-        return ArchSelection(bin=(), ptx=(), origin="none", requested=arch_text)
+        return ArchSelection(bin=(), ptx=(), origin="none", requested=arch_text), None
     devices: tuple = ()
     probe_error = None
     if arch_text.strip().lower() == "auto":
@@ -59,8 +66,9 @@ def select_arch(recipe: Recipe, arch_text: str, *, require_nvcc: bool) -> ArchSe
                 hint="install the CUDA toolkit or set CUDA_HOME",
             )
         console.warn("no nvcc found: the arch values were not checked against a CUDA toolkit")
-        return selection
-    return validate_arch(selection, nvcc.gpu_codes, nvcc.gpu_archs, nvcc=f"nvcc {nvcc.version} at {nvcc.path}")
+        return selection, None
+    label = f"nvcc {nvcc.version} at {nvcc.path}"
+    return validate_arch(selection, nvcc.gpu_codes, nvcc.gpu_archs, nvcc=label), nvcc.root
 
 
 def _default_jobs(cuda: bool) -> int:
@@ -100,6 +108,7 @@ def plan_build(
     launcher: str,
     defines: list[str],
     patches: list[Path],
+    cuda_toolkit_root: Path | None = None,
 ) -> BuildPlan:
     from cvcuda_setup.sources import expected_tree
 
@@ -139,6 +148,7 @@ def plan_build(
             patches=tuple(p.expanduser().resolve() for p in patches),
             cmake=cmake_exe,
             ninja=ninja_exe,
+            cuda_toolkit_root=cuda_toolkit_root,
         )
     )
 
@@ -189,7 +199,7 @@ def build(
         _write_bundle(recipe, spec, cache, bundle)
         return
 
-    selection = select_arch(recipe, arch, require_nvcc=not dry_run)
+    selection, toolkit_root = select_arch_and_toolkit(recipe, arch, require_nvcc=not dry_run)
     plan = plan_build(
         recipe=recipe,
         arch=selection,
@@ -202,6 +212,7 @@ def build(
         launcher=launcher if not dry_run else ("none" if launcher == "auto" else launcher),
         defines=define,
         patches=patch,
+        cuda_toolkit_root=toolkit_root,
     )
     if dry_run:
         if json_out:

@@ -1,0 +1,111 @@
+"""``cvcuda-setup doctor``: is this host ready to build a recipe? Exit 0 all ok, 1 warnings, 2 errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cvcuda_setup.cli.app import guard
+from cvcuda_setup.console import console
+from cvcuda_setup.doctor import exit_code, render, run_doctor, to_document
+from cvcuda_setup.errors import UsageError
+from cvcuda_setup.recipes import load_recipe
+
+HELP = """Check this host before a build: GPUs and driver, the CUDA toolkit and its libraries, the host
+compiler against nvcc, the OpenCV x CUDA compatibility table, sources, disk, memory and the Python side.
+
+Each finding is ok, warn or error, with the fix. Exit code: 0 all ok, 1 warnings only, 2 any error.
+docs/doctor.md lists every finding and the --json schema.
+
+Examples:
+
+\b
+  cvcuda-setup doctor
+  cvcuda-setup doctor --recipe full --arch 8.6,9.0 --opencv-version 4.13.0
+  cvcuda-setup doctor --source ~/src/opencv-5.1.0 --python /usr/bin/python3.12 --json
+"""
+
+_VERSION = re.compile(r"^\d+\.\d+\.\d+(?:-\w+)?$")
+
+
+def doctor(
+    recipe: Annotated[
+        str, typer.Option("--recipe", "-r", help="Recipe name or path to a recipe .toml.")
+    ] = "minimal",
+    arch: Annotated[
+        str, typer.Option("--arch", help="Target GPUs: auto, 8.9, 8.6,9.0, 9.0+PTX, sm_90 or compute_90.")
+    ] = "auto",
+    opencv_version: Annotated[
+        str, typer.Option("--opencv-version", help="OpenCV release to check against the compatibility table.")
+    ] = "5.1.0",
+    python: Annotated[
+        str | None,
+        typer.Option(
+            "--python", help="Interpreter the bindings are built for (default: the one running this tool)."
+        ),
+    ] = None,
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--source", help="opencv source tree, or a directory holding opencv/ and opencv_contrib/."
+        ),
+    ] = None,
+    contrib: Annotated[
+        Path | None, typer.Option("--contrib", help="opencv_contrib tree (default: next to --source).")
+    ] = None,
+    prefix: Annotated[
+        Path | None, typer.Option("--prefix", help="Install prefix (checked for free disk).")
+    ] = None,
+    build_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--build-dir", help="Build directory (checked for free disk; default: the current directory)."
+        ),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the findings as JSON (schema cvcuda-setup.doctor/1).")
+    ] = False,
+) -> None:
+    if not _VERSION.match(opencv_version):
+        raise UsageError(
+            f"--opencv-version {opencv_version!r} is not a release number", hint="e.g. 5.1.0 or 4.13.0"
+        )
+    if source is not None and not source.is_dir():
+        raise UsageError(f"--source {str(source)!r} is not a directory", hint="give the opencv source tree")
+    if contrib is not None and not (contrib / "modules").is_dir():
+        raise UsageError(f"--contrib {str(contrib)!r} is not an opencv_contrib tree (no modules/)")
+    loaded = load_recipe(recipe)
+    findings = run_doctor(
+        loaded,
+        arch,
+        opencv_version,
+        prefix=prefix,
+        build_dir=build_dir,
+        python=python,
+        source_dir=source,
+        contrib_dir=contrib,
+    )
+    if json_out:
+        inputs = {
+            "recipe": loaded.name,
+            "arch": arch,
+            "opencv_version": opencv_version,
+            "python": python,
+            "source": source,
+            "contrib": contrib,
+            "prefix": prefix,
+            "build_dir": build_dir,
+        }
+        console.json(to_document(findings, inputs))
+    else:
+        render(findings, console)
+    code = exit_code(findings)
+    if code:
+        raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor", help=HELP)(guard(doctor))
