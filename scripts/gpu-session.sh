@@ -33,6 +33,7 @@ st_doctor() { "${CVS[@]}" doctor --recipe minimal --json > "$W/report/doctor.jso
 st_build_main() {
   "${CVS[@]}" build --recipe minimal --arch auto --source "$BUNDLE" --prefix "$P" --build-dir "$W/build" \
     --cache-dir "$W/cache" --jobs 16 --launcher none
+  local rc=$?; cp -r "$W/build/cvcuda-setup-logs" "$W/report/build-main-logs" 2>/dev/null; return $rc
 }
 st_env_check() {
   "${CVS[@]}" env --prefix "$P" --shell bash > "$W/report/env.sh" && cat "$W/report/env.sh"
@@ -45,7 +46,7 @@ st_verify_main() {
     --junit "$W/report/verify-main.xml" --out "$W/report/verify-main"
 }
 st_gpu_pytest() {
-  ( source "$W/report/env.sh"; CVCUDA_TEST_PREFIX=$P python3 -m pytest -p no:cacheprovider tests/gpu -m gpu -v -rs )
+  ( source "$W/report/env.sh"; CVCUDA_TEST_PREFIX=$P CVCUDA_SETUP_PREFIX=$P python3 -m pytest -p no:cacheprovider tests/gpu -m gpu -v -rs )
 }
 st_sanitizer() {
   ( source "$W/report/env.sh"; compute-sanitizer --tool memcheck --error-exitcode 9 "$P/bin/cvcuda-zerocopy-check" \
@@ -54,6 +55,7 @@ st_sanitizer() {
 st_build_80() {
   "${CVS[@]}" build --recipe minimal --arch 8.0 --source "$BUNDLE" --prefix "$P80" --build-dir "$W/build80" \
     --cache-dir "$W/cache" --jobs 16 --launcher none --no-doctor
+  local rc=$?; cp -r "$W/build80/cvcuda-setup-logs" "$W/report/build-80-logs" 2>/dev/null; return $rc
 }
 st_verify_80() {
   "${CVS[@]}" verify --prefix "$P80" --require-gpu --json "$W/report/verify-80.json" --junit "$W/report/verify-80.xml"

@@ -61,6 +61,9 @@ COMMAND_MODULES = (
     "env",
     "recipes",
     "bench",
+    "ci",
+    "dockerfile",
+    "wheel",
 )
 
 
