@@ -32,7 +32,7 @@ st_info() {
 st_doctor() { "${CVS[@]}" doctor --recipe minimal --json > "$W/report/doctor.json"; rc=$?; cat "$W/report/doctor.json"; return $rc; }
 st_build_main() {
   "${CVS[@]}" build --recipe minimal --arch auto --source "$BUNDLE" --prefix "$P" --build-dir "$W/build" \
-    --cache-dir "$W/cache" --jobs 16 --launcher none
+    --cache-dir "$W/cache" --jobs 16 --launcher none --no-doctor
   local rc=$?; cp -r "$W/build/cvcuda-setup-logs" "$W/report/build-main-logs" 2>/dev/null; return $rc
 }
 st_env_check() {

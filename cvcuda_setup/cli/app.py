@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from importlib import import_module
-from typing import Any, TypeVar
 
 import typer
 
 from cvcuda_setup import __version__
 from cvcuda_setup.console import console
+from cvcuda_setup.cli.common import guard as guard
 from cvcuda_setup.errors import CvCudaSetupError
 
 app = typer.Typer(
@@ -28,29 +26,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def guard(fn: F) -> F:
-    """Wrap a command: a ``CvCudaSetupError`` becomes one ``error:`` line on stderr and its exit code.
-
-    Applied to every command so typer's test runner sees the same behaviour as the console script.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except CvCudaSetupError as exc:
-            console.error(str(exc))
-            raise typer.Exit(exc.return_code) from None
-        except KeyboardInterrupt:
-            console.error("interrupted; the build directory is left as it was and can be reused")
-            raise typer.Exit(130) from None
-
-    return wrapper  # type: ignore[return-value]
-
 
 #: Command modules, each with a ``register(app)`` function; one command (or group) per module.
 COMMAND_MODULES = (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cvcuda_setup.cli.app import guard
+from cvcuda_setup.cli.common import guard
 from cvcuda_setup.console import console
 from cvcuda_setup.errors import ToolchainError, UsageError
 from cvcuda_setup.model import ArchSelection, BuildPlan, Recipe, SourceSpec

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cvcuda_setup.cli.app import guard
+from cvcuda_setup.cli.common import guard
 from cvcuda_setup.console import console
 from cvcuda_setup.doctor import exit_code, render, run_doctor, to_document
 from cvcuda_setup.errors import UsageError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from cvcuda_setup.cli.app import guard
+from cvcuda_setup.cli.common import guard
 from cvcuda_setup.console import console
 from cvcuda_setup.model import cmake_value
 from cvcuda_setup.modules import closure

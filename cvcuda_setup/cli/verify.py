@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cvcuda_setup.cli.app import guard
+from cvcuda_setup.cli.common import guard
 from cvcuda_setup.console import console
 from cvcuda_setup.errors import UsageError
 from cvcuda_setup.verify import VerifyOptions, parse_device, run_verify

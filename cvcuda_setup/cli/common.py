@@ -1,0 +1,36 @@
+"""What every command module shares: ``guard``, which turns domain errors into one line and an exit code."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+
+from cvcuda_setup.console import console
+from cvcuda_setup.errors import CvCudaSetupError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guard(fn: F) -> F:
+    """Wrap a command: a ``CvCudaSetupError`` becomes one ``error:`` line on stderr and its exit code.
+
+    Applied to every command so typer's test runner sees the same behaviour as the console script.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CvCudaSetupError as exc:
+            console.error(str(exc))
+            raise typer.Exit(exc.return_code) from None
+        except KeyboardInterrupt:
+            console.error("interrupted; the build directory is left as it was and can be reused")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
