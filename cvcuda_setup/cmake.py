@@ -1,0 +1,660 @@
+"""Run a BuildPlan: lock the build dir, patch, configure (if needed), build with progress, install atomically.
+
+``execute`` is the whole stage; the plan is run unchanged (its configure/build/install commands). Every step
+writes its full output to ``<build>/cvcuda-setup-logs/{configure,build,install}.log``; a failing step raises
+``StepFailed`` (a ``BuildError``) with the first real error lines, the log path and a hint (``diagnose.py``).
+
+Re-runs: the build dir keeps ``.cvcuda-setup-build.json`` (written when the tool creates or adopts an empty
+dir; a non-empty dir without it is refused, never cleaned). It records the hash of the last successful
+configure (configure command + source dir). Same hash: no configure, ninja builds what changed. Changed:
+cmake runs again with the new options; when the source dir changed or an option was removed (a value CMake
+would otherwise keep in its cache) ``CMakeCache.txt`` and ``CMakeFiles/`` are removed first (what
+``cmake --fresh`` does), object files are kept and ninja rebuilds only what the new configuration changes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from cvcuda_setup import __version__
+from cvcuda_setup.console import console
+from cvcuda_setup.diagnose import Context as DiagnoseContext
+from cvcuda_setup.diagnose import diagnose, first_errors
+from cvcuda_setup.errors import BuildError, ToolchainError, UsageError
+from cvcuda_setup.install import (
+    check_prefix,
+    commit,
+    lock_prefix,
+    outside_prefix,
+    staged_prefix,
+    staging_area,
+)
+from cvcuda_setup.locking import hold_lock
+from cvcuda_setup.manifest import (
+    BuildSummary,
+    Manifest,
+    compiler_facts,
+    find_module_dir,
+    has_extension,
+    parse_configure_summary,
+    read_cmake_cache,
+    read_manifest,
+    summary_lines,
+    write_manifest,
+)
+from cvcuda_setup.model import BuildPlan, SourceTree
+from cvcuda_setup.patches import AppliedPatch, apply_patches
+from cvcuda_setup.tools import RunResult, run
+
+__all__ = ["StepFailed", "execute", "plan_hash", "read_manifest", "resolve_launcher"]
+
+LOG_DIR = "cvcuda-setup-logs"
+BUILD_MARKER = ".cvcuda-setup-build.json"
+LOCK_FILE = ".cvcuda-setup.lock"
+#: ninja's status line format, parsed for the progress bar.
+NINJA_STATUS = "[%f/%t] "
+#: Plain (non-terminal) progress prints a line at least every this many percent or seconds.
+PLAIN_EVERY_PERCENT = 5
+PLAIN_EVERY_SECONDS = 30.0
+
+_ON = ("ON", "TRUE", "1", "YES", "Y")
+
+
+def resolve_launcher(choice: str) -> str | None:
+    """``auto``: sccache, else ccache, else none; ``ccache``/``sccache``: that one (else an error); ``none``.
+
+    Returns the launcher's absolute path, which the plan passes as ``CMAKE_{C,CXX,CUDA}_COMPILER_LAUNCHER``.
+    """
+    name = choice.strip().lower()
+    if name in ("none", ""):
+        return None
+    if name == "auto":
+        for candidate in ("sccache", "ccache"):
+            found = shutil.which(candidate)
+            if found:
+                return found
+        return None
+    if name in ("ccache", "sccache"):
+        found = shutil.which(name)
+        if not found:
+            raise ToolchainError(
+                f"--launcher {name}: {name} is not on PATH",
+                hint=f"install {name}, or use --launcher auto or none",
+            )
+        return found
+    raise UsageError(f"--launcher {choice!r} is not one of auto, ccache, sccache, none")
+
+
+def plan_hash(plan: BuildPlan) -> str:
+    """Identity of a configuration: the configure command (options included) and the source dir."""
+    data = json.dumps({"configure": plan.configure_command(), "source_dir": str(plan.source_dir)})
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+class StepFailed(BuildError):
+    """A configure/build/install step failed: the first error lines, the log and hints come with it."""
+
+    def __init__(
+        self, step: str, what: str, *, log: Path, errors: Sequence[str], hints: Sequence[str]
+    ) -> None:
+        super().__init__(f"{step} failed: {what} (full log: {log})", hint=hints[0] if hints else None)
+        self.step = step
+        self.log = log
+        self.errors = list(errors)
+        self.hints = list(hints)
+
+    def __str__(self) -> str:
+        lines = [self.message, *(f"  | {line}" for line in self.errors)]
+        lines += [f"  hint: {hint}" for hint in self.hints]
+        return "\n".join(lines)
+
+
+# --- the build directory ----------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _read_marker(build_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((build_dir / BUILD_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("tool") == "cvcuda-setup" else None
+
+
+def _write_marker(build_dir: Path, data: dict[str, Any]) -> None:
+    tmp = build_dir / (BUILD_MARKER + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, build_dir / BUILD_MARKER)
+
+
+def claim_build_dir(build_dir: Path) -> dict[str, Any]:
+    """Create the build dir (or adopt an empty one) with the tool's marker; refuse anybody else's."""
+    if build_dir.exists() and not build_dir.is_dir():
+        raise UsageError(
+            f"--build-dir {build_dir} exists and is not a directory", hint="choose another --build-dir"
+        )
+    marker = _read_marker(build_dir) if build_dir.is_dir() else None
+    if marker is not None:
+        return marker
+    if build_dir.is_dir() and any(p.name != LOCK_FILE for p in build_dir.iterdir()):
+        raise UsageError(
+            f"--build-dir {build_dir} is not empty and was not created by cvcuda-setup (no {BUILD_MARKER})",
+            hint="choose a new or empty --build-dir; cvcuda-setup never cleans a directory it did not create",
+        )
+    adopted = build_dir.is_dir()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    marker = {"tool": "cvcuda-setup", "created": _now(), "adopted": adopted, "configured": None}
+    _write_marker(build_dir, marker)
+    return marker
+
+
+@dataclass(frozen=True)
+class ConfigureDecision:
+    needed: bool
+    fresh: bool
+    reason: str
+
+
+def configure_decision(plan: BuildPlan, build_dir: Path, marker: dict[str, Any]) -> ConfigureDecision:
+    """Whether to run cmake, and whether its cache must go first (see the module docstring)."""
+    configured = marker.get("configured") if isinstance(marker.get("configured"), dict) else None
+    if not (build_dir / "CMakeCache.txt").is_file():
+        return ConfigureDecision(True, False, "first configure")
+    home = read_cmake_cache(build_dir).get("CMAKE_HOME_DIRECTORY")
+    if home and Path(home) != plan.source_dir:
+        return ConfigureDecision(True, True, f"the source dir changed from {home} to {plan.source_dir}")
+    if configured is None:
+        return ConfigureDecision(True, False, "the last configure did not finish")
+    old = {str(k): str(v) for k, v in (configured.get("options") or {}).items()}
+    new = dict(plan.cmake_options)
+    removed = sorted(set(old) - set(new))
+    if removed:
+        return ConfigureDecision(True, True, f"options removed: {', '.join(removed)}")
+    if configured.get("hash") == plan_hash(plan):
+        if not (build_dir / "build.ninja").is_file():
+            return ConfigureDecision(True, False, "build.ninja is missing")
+        if not (build_dir / LOG_DIR / "configure.log").is_file():
+            return ConfigureDecision(True, False, "the configure log is missing")
+        return ConfigureDecision(False, False, "the plan is unchanged")
+    changed = sorted(k for k in new if old.get(k) != new[k])
+    what = f"options changed: {', '.join(changed)}" if changed else "the configure command changed"
+    return ConfigureDecision(True, False, what)
+
+
+def _clear_cmake_cache(build_dir: Path, marker: dict[str, Any]) -> None:
+    if marker.get("tool") != "cvcuda-setup":  # never reached: the marker was checked when the dir was claimed
+        raise UsageError(f"refusing to clear the CMake cache of {build_dir}: not created by cvcuda-setup")
+    (build_dir / "CMakeCache.txt").unlink(missing_ok=True)
+    shutil.rmtree(build_dir / "CMakeFiles", ignore_errors=True)
+
+
+# --- progress ---------------------------------------------------------------------------------------------
+
+_STATUS = re.compile(r"^\[(\d+)/(\d+)\]\s?(.*)$")
+
+
+def short_target(text: str) -> str:
+    """``Building CXX object modules/core/CMakeFiles/x.dir/a.cpp.o`` -> ``Building CXX object a.cpp.o``."""
+    return re.sub(r"\S*/", "", text).strip()
+
+
+class ProgressSink(Protocol):
+    def update(self, done: int, total: int, current: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class PlainProgress:
+    """Without a terminal (CI logs): a line every ``PLAIN_EVERY_PERCENT`` % or ``PLAIN_EVERY_SECONDS`` s."""
+
+    def __init__(
+        self, label: str, emit: Callable[[str], None], clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.label = label
+        self.emit = emit
+        self.clock = clock
+        self.start = clock()
+        self.last_time = self.start
+        self.last_bucket = -1
+        self.last: tuple[int, int, str] | None = None
+        self.printed: tuple[int, int] | None = None
+
+    def update(self, done: int, total: int, current: str) -> None:
+        if self.last is not None and self.last[1] != total:  # ninja re-ran cmake and started over
+            self.last_bucket = -1
+        self.last = (done, total, current)
+        now = self.clock()
+        bucket = (done * 100 // total) // PLAIN_EVERY_PERCENT if total else 0
+        if bucket > self.last_bucket or now - self.last_time >= PLAIN_EVERY_SECONDS or done == total:
+            self._print(done, total, current, now)
+            self.last_bucket = bucket
+
+    def _print(self, done: int, total: int, current: str, now: float) -> None:
+        if self.printed == (done, total):
+            return
+        pct = done * 100 // total if total else 100
+        elapsed = int(now - self.start)
+        self.emit(
+            f"{self.label}: {done}/{total} ({pct}%) {elapsed // 60}:{elapsed % 60:02d} {current}".rstrip()
+        )
+        self.last_time = now
+        self.printed = (done, total)
+
+    def close(self) -> None:
+        if self.last is not None:
+            self._print(*self.last, self.clock())
+
+
+class RichProgress:
+    """A progress bar on the terminal: done/total, elapsed time and the current target."""
+
+    def __init__(self, label: str) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn(f"[bold]{label}[/bold]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[current]}", markup=False),
+            console=console.err,
+            transient=False,
+        )
+        self.task = self.progress.add_task(label, total=None, current="")
+        self.progress.start()
+
+    def update(self, done: int, total: int, current: str) -> None:
+        self.progress.update(self.task, completed=done, total=total, current=current[:70])
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+class NinjaStatusParser:
+    """Feeds ninja's ``[done/total] description`` lines (``NINJA_STATUS=[%f/%t] ``) to a progress sink."""
+
+    def __init__(self, sink: ProgressSink) -> None:
+        self.sink = sink
+        self.steps = 0
+        self.total = 0
+
+    def __call__(self, line: str) -> None:
+        match = _STATUS.match(line)
+        if not match:
+            return
+        done, total = int(match.group(1)), int(match.group(2))
+        self.steps, self.total = done, total
+        self.sink.update(done, total, short_target(match.group(3)))
+
+
+@contextmanager
+def _line_status(label: str) -> Iterator[Callable[[str], None]]:
+    """On a terminal: a spinner showing the step's latest output line; elsewhere nothing (the log has it)."""
+    if not console.interactive:
+        yield lambda line: None
+        return
+    with console.err.status(label) as status:
+
+        def show(line: str) -> None:
+            if line.strip():
+                status.update(f"{label}: {line.strip()[:100]}")
+
+        yield show
+
+
+# --- steps ------------------------------------------------------------------------------------------------
+
+
+def _log_text(log: Path) -> str:
+    try:
+        return log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _failure(step: str, what: str, log: Path, plan: BuildPlan, text: str | None = None) -> StepFailed:
+    body = _log_text(log) if text is None else text
+    errors = first_errors(body)
+    if not errors:
+        tail = [ln for ln in body.splitlines() if ln.strip() and not ln.startswith("# ")][-8:]
+        errors = tail
+    facts = compiler_facts(plan.build_dir)
+    ctx = DiagnoseContext(jobs=plan.jobs, cuda_version=facts.get("cuda_version"))
+    hints = [d.hint for d in diagnose(body, ctx)]
+    return StepFailed(step, what, log=log, errors=errors, hints=hints)
+
+
+def _run_step(
+    step: str,
+    cmd: list[str],
+    log: Path,
+    plan: BuildPlan,
+    *,
+    env: dict[str, str],
+    on_line: Callable[[str], None],
+) -> RunResult:
+    result = run(cmd, env=env, log=log, on_line=on_line)
+    if result.returncode != 0:
+        raise _failure(step, f"{Path(cmd[0]).name} exited with status {result.returncode}", log, plan)
+    return result
+
+
+def _tool_env(plan: BuildPlan, **extra: str) -> dict[str, str]:
+    """This environment, with the plan's ninja's directory on PATH (cmake -G Ninja looks for it there)."""
+    env = dict(os.environ)
+    ninja_dir = str(Path(plan.ninja).parent) if os.sep in plan.ninja else None
+    if ninja_dir:
+        env["PATH"] = os.pathsep.join([ninja_dir, env.get("PATH", "")])
+    env.update(extra)
+    return env
+
+
+def _wanted_modules(plan: BuildPlan) -> list[str]:
+    return [m for m in plan.modules if not m.endswith("_bindings_generator") and m != "world"]
+
+
+def check_configuration(plan: BuildPlan, summary: BuildSummary, log: Path) -> None:
+    """Fail early when OpenCV's configure will not build what the recipe asked for."""
+    if not summary.found:
+        console.warn(f"no OpenCV configuration summary in {log}: the modules and CUDA were not checked")
+        return
+    text = _log_text(log)
+    if (plan.option("WITH_CUDA") or "").upper() in _ON and summary.cuda is not True:
+        failure = _failure(
+            "configure",
+            f"WITH_CUDA=ON but OpenCV's configure says NVIDIA CUDA: {summary.cuda_line or 'NO'}",
+            log,
+            plan,
+        )
+        if not failure.hints:
+            failure.hints.append(
+                "CMake did not find a usable CUDA toolkit: put nvcc on PATH or set CUDA_HOME, and check "
+                "`cvcuda-setup doctor`"
+            )
+        raise failure
+    built = set(summary.modules_built)
+    missing = [m for m in _wanted_modules(plan) if m not in built]
+    if plan.python is not None and "python3" not in built and "python3" not in missing:
+        missing.append("python3")
+    if missing:
+        where = {
+            **{m: "disabled" for m in summary.modules_disabled},
+            **{m: "disabled by dependency" for m in summary.modules_disabled_by_dependency},
+            **{m: "unavailable" for m in summary.modules_unavailable},
+        }
+        listed = ", ".join(f"{m} ({where.get(m, 'not in the sources')})" for m in missing)
+        failure = _failure("configure", f"OpenCV's configure will not build {listed}", log, plan, text)
+        failure.errors = [f"To be built: {' '.join(summary.modules_built)}"]
+        if not failure.hints:
+            failure.hints.append(
+                "read the 'OpenCV modules' part of the configure log; a module 'not in the sources' is "
+                "missing from a pruned bundle (write the bundle again) or needs opencv_contrib"
+            )
+        raise failure
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").upper() in _ON
+
+
+def _cudnn_version(line: str | None) -> str | None:
+    match = re.search(r"ver\s+([\d.]+)", line or "")
+    return match.group(1) if match else None
+
+
+def make_manifest(
+    plan: BuildPlan,
+    tree: SourceTree,
+    summary: BuildSummary,
+    durations: dict[str, float | None],
+    applied: Sequence[AppliedPatch],
+    module_dir: Path | None,
+) -> Manifest:
+    facts = compiler_facts(plan.build_dir)
+    toolchain: dict[str, Any] = {
+        "cmake": plan.cmake,
+        **facts,
+        "launcher": plan.launcher,
+        "jobs": plan.jobs,
+    }
+    toolchain["cuda_version"] = toolchain.get("cuda_version") or summary.cuda_version
+    toolchain["cudnn_version"] = toolchain.get("cudnn_version") or _cudnn_version(summary.cudnn)
+    python = None
+    if plan.python is not None:
+        python = {
+            "executable": str(plan.python.executable),
+            "version": plan.python.version,
+            "module_dir": str(module_dir) if module_dir else None,
+        }
+    return Manifest(
+        opencv_version=summary.opencv_version or tree.opencv_version,
+        prefix=str(plan.prefix),
+        build_dir=str(plan.build_dir),
+        recipe={
+            "name": plan.recipe,
+            "path": str(plan.recipe_path),
+            "cuda": _truthy(plan.option("WITH_CUDA")),
+            "python": plan.python is not None,
+            "build_type": plan.build_type,
+            "modules": list(plan.modules),
+        },
+        cmake_options=dict(plan.cmake_options),
+        arch={
+            "bin": list(plan.arch.bin),
+            "ptx": list(plan.arch.ptx),
+            "origin": plan.arch.origin,
+            "requested": plan.arch.requested,
+        },
+        toolchain=toolchain,
+        source={
+            "kind": tree.spec.kind,
+            "location": tree.spec.location,
+            "sha256": tree.sha256,
+            "opencv_version": tree.opencv_version,
+            "opencv_dir": str(tree.opencv_dir),
+            "contrib_dir": str(tree.contrib_dir) if tree.contrib_dir else None,
+            "pruned": tree.pruned,
+        },
+        durations=dict(durations),
+        patches=[p.to_json() for p in applied],
+        python=python,
+        summary=summary.to_json(),
+        created=_now(),
+        tool_version=__version__,
+    )
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """A SIGTERM (CI cancelling the job) stops the build like Ctrl-C: child processes are stopped too."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def execute(
+    plan: BuildPlan,
+    tree: SourceTree,
+    *,
+    force: bool = False,
+    keep_going: bool = False,
+    patches: Sequence[tuple[Path, str | None]] | None = None,
+) -> Manifest:
+    """Run the plan: lock, patches, configure (if needed), build, checks, atomic install, manifest.
+
+    ``patches`` pairs each patch with its expected sha256 (or None); default: ``plan.patches`` unverified.
+    """
+    patch_list = list(patches) if patches is not None else [(p, None) for p in plan.patches]
+    check_prefix(plan.prefix, force=force)  # refuse a foreign prefix before an hour of compiling
+    build_dir = plan.build_dir
+    logs = build_dir / LOG_DIR
+    marker = claim_build_dir(build_dir)
+    durations: dict[str, float | None] = {"configure": None, "build": None, "install": None}
+    step = "patches"
+    with (
+        hold_lock(
+            build_dir / LOCK_FILE,
+            what=f"build directory {build_dir}",
+            error=UsageError,
+            hint="wait for it to finish, or pass another --build-dir",
+        ),
+        _sigterm_as_interrupt(),
+    ):
+        try:
+            applied = apply_patches(tree, patch_list)
+            if applied:
+                console.info("patches: " + ", ".join(f"{p.name} ({p.tree})" for p in applied))
+
+            step = "configure"
+            decision = configure_decision(plan, build_dir, marker)
+            configure_log = logs / "configure.log"
+            if decision.needed:
+                with console.step(f"configure ({decision.reason})"):
+                    if decision.fresh:
+                        _clear_cmake_cache(build_dir, marker)
+                    marker = {**marker, "configured": None}
+                    _write_marker(build_dir, marker)
+                    with _line_status("configure") as show:
+                        result = _run_step(
+                            "configure",
+                            plan.configure_command(),
+                            configure_log,
+                            plan,
+                            env=_tool_env(plan),
+                            on_line=show,
+                        )
+                durations["configure"] = result.duration
+                marker = {
+                    **marker,
+                    "configured": {
+                        "hash": plan_hash(plan),
+                        "source_dir": str(plan.source_dir),
+                        "options": dict(plan.cmake_options),
+                        "at": _now(),
+                    },
+                }
+                _write_marker(build_dir, marker)
+            else:
+                console.info(f"configure: skipped ({decision.reason}; build dir {build_dir})")
+            summary = parse_configure_summary(_log_text(configure_log))
+            check_configuration(plan, summary, configure_log)
+
+            step = "build"
+            build_cmd = plan.build_command() + (["-k", "0"] if keep_going else [])
+            with console.step(f"build ({plan.jobs} jobs)"):
+                sink: ProgressSink = (
+                    RichProgress("build") if console.interactive else PlainProgress("build", console.info)
+                )
+                parser = NinjaStatusParser(sink)
+                try:
+                    result = _run_step(
+                        "build",
+                        build_cmd,
+                        logs / "build.log",
+                        plan,
+                        env=_tool_env(plan, NINJA_STATUS=NINJA_STATUS),
+                        on_line=parser,
+                    )
+                finally:
+                    sink.close()
+            durations["build"] = result.duration
+            rerun = parse_configure_summary(_log_text(logs / "build.log"))
+            if rerun.found:  # ninja re-ran cmake (a CMakeLists.txt changed): its summary is the current one
+                summary = rerun
+
+            step = "install"
+            with lock_prefix(plan.prefix), staging_area(plan.prefix) as staging:
+                with console.step(f"install into {plan.prefix}"):
+                    with _line_status("install") as show:
+                        result = _run_step(
+                            "install",
+                            plan.install_command(),
+                            logs / "install.log",
+                            plan,
+                            env=_tool_env(plan, DESTDIR=str(staging)),
+                            on_line=show,
+                        )
+                    durations["install"] = result.duration
+                    manifest = _finish_install(
+                        plan, tree, summary, durations, applied, staging, logs / "install.log"
+                    )
+                    commit(staged_prefix(staging, plan.prefix), plan.prefix, force=force)
+        except KeyboardInterrupt:
+            console.warn(
+                f"interrupted during {step}: its processes were stopped; {build_dir} is kept and the next "
+                "run continues from there"
+            )
+            raise
+    for line in summary_lines(manifest):
+        console.info(line)
+    return manifest
+
+
+def _finish_install(
+    plan: BuildPlan,
+    tree: SourceTree,
+    summary: BuildSummary,
+    durations: dict[str, float | None],
+    applied: Sequence[AppliedPatch],
+    staging: Path,
+    log: Path,
+) -> Manifest:
+    """Check the staged prefix and write the manifest into it (before the swap, so both arrive together)."""
+    staged = staged_prefix(staging, plan.prefix)
+    stray = outside_prefix(staging, plan.prefix)
+    if stray:
+        raise StepFailed(
+            "install",
+            f"{len(stray)} file(s) were installed outside the prefix {plan.prefix}",
+            log=log,
+            errors=stray[:10],
+            hints=["an install path option is absolute (e.g. OPENCV_PYTHON3_INSTALL_PATH): make it relative"],
+        )
+    if not staged.is_dir():
+        raise StepFailed(
+            "install", f"nothing was installed under {plan.prefix}", log=log, errors=[], hints=[]
+        )
+    module_dir = None
+    staged_module = find_module_dir(staged)
+    if staged_module is not None:
+        module_dir = plan.prefix / staged_module.relative_to(staged)
+    if plan.python is not None and (staged_module is None or not has_extension(staged_module)):
+        raise StepFailed(
+            "install",
+            f"the recipe asks for Python bindings but the install has no cv2 extension module (Python "
+            f"{plan.python.version}, {plan.python.executable})",
+            log=log,
+            errors=[],
+            hints=[
+                "read the 'Python 3:' part of the configure log: OpenCV needs the interpreter's headers, "
+                "libpython and numpy"
+            ],
+        )
+    manifest = make_manifest(plan, tree, summary, durations, applied, module_dir)
+    write_manifest(staged, manifest)
+    return manifest

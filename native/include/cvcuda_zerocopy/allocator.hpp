@@ -1,0 +1,97 @@
+// A cv::MatAllocator for pinned, GPU-mapped host memory, and an RAII guard that makes it the default.
+//
+//   cvcuda_zerocopy::setup_device(0);
+//   cvcuda_zerocopy::DefaultAllocatorGuard guard;           // every new Mat is mapped from here on
+//   cv::Mat frame(1080, 1920, CV_8UC1);                     // cudaHostAlloc(..., Mapped), pooled
+//   cv::cuda::GpuMat dev = cvcuda_zerocopy::gpu_view(frame);  // the same bytes, seen by the GPU
+//
+// What it does that cv::cuda::HostMem::getAllocator(SHARED) does not: a size-class pool (pool.hpp), any
+// number of dimensions with the UMatData fields set like OpenCV's own allocators (``handle`` is the device
+// alias), user data wrapped and never freed, mapped + write-combined + portable in any combination, and
+// thread-safe device set-up on first use.
+//
+// Rules it follows (a correct cv::MatAllocator):
+// * steps for every dimension: ``total = CV_ELEM_SIZE(type)``, then for i = dims-1 .. 0: with user data and a
+//   given ``step[i]``, ``total <= step[i]`` is checked and ``step[i]`` used, else ``step[i] = total``; then
+//   ``total *= sizes[i]`` (overflow checked);
+// * every UMatData it returns is created here with ``currAllocator == this``, so Mat::deallocate always
+//   reaches ``deallocate`` below (a wrapper that returns another allocator's UMatData never sees its frees:
+//   OpenCV issue #25179);
+// * ``deallocate`` frees only what it allocated (back to the pool), deletes the UMatData, never throws and
+//   never touches the reference counts (Mat does, atomically);
+// * allocator objects are created once and never destroyed (``mapped_allocator``).
+//
+// When a per-Mat custom allocator throws, Mat::create silently falls back to the default allocator; when this
+// allocator *is* the default, the error propagates. Prove mapping with ``is_mapped``/``pointer_attributes``.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <cstddef>
+
+#include "cvcuda_zerocopy/flags.hpp"
+#include "cvcuda_zerocopy/pool.hpp"
+
+namespace cvcuda_zerocopy {
+
+class MappedAllocator final : public cv::MatAllocator {
+public:
+    /// ``flags``: kMapped is always added; kPortable and kWriteCombined are optional. ``pooled`` false: every
+    /// allocation is a cudaHostAlloc and every release a cudaFreeHost (still counted in the pool's stats).
+    /// ``pool`` null: the default pool. The allocator must outlive every Mat it allocates.
+    explicit MappedAllocator(unsigned flags = kMapped, bool pooled = true, HostPool* pool = nullptr);
+
+    cv::UMatData* allocate(int dims, const int* sizes, int type, void* data, size_t* step, cv::AccessFlag flags,
+                           cv::UMatUsageFlags usage) const override;
+    bool allocate(cv::UMatData* u, cv::AccessFlag flags, cv::UMatUsageFlags usage) const override;
+    void deallocate(cv::UMatData* u) const noexcept override;
+
+    unsigned flags() const noexcept { return flags_; }
+    bool pooled() const noexcept { return pooled_; }
+    HostPool& pool() const noexcept { return *pool_; }
+
+private:
+    unsigned flags_;
+    bool pooled_;
+    HostPool* pool_;
+};
+
+/// The process-lifetime allocator for ``flags`` (kMapped added) and ``pooled`` over the default pool: one
+/// instance per combination, created on first use under a lock and never destroyed. Throws cv::Exception for
+/// flags outside kAllHostFlags.
+MappedAllocator* mapped_allocator(unsigned flags = kMapped, bool pooled = true);
+
+/// True when ``m``'s memory was allocated by a MappedAllocator (not user data, not another allocator).
+bool allocated_by_plugin(const cv::Mat& m) noexcept;
+
+/// Installs ``allocator`` as ``cv::Mat``'s default allocator and restores the previous one when it ends.
+/// ``Mat::setDefaultAllocator`` is process-wide and unsynchronised in OpenCV: create the guard before other
+/// threads create Mats, and end guards in reverse order.
+class DefaultAllocatorGuard {
+public:
+    explicit DefaultAllocatorGuard(cv::MatAllocator* allocator = mapped_allocator());
+    ~DefaultAllocatorGuard();
+    DefaultAllocatorGuard(const DefaultAllocatorGuard&) = delete;
+    DefaultAllocatorGuard& operator=(const DefaultAllocatorGuard&) = delete;
+    DefaultAllocatorGuard(DefaultAllocatorGuard&&) = delete;
+    DefaultAllocatorGuard& operator=(DefaultAllocatorGuard&&) = delete;
+
+    cv::MatAllocator* previous() const noexcept { return previous_; }
+    cv::MatAllocator* installed() const noexcept { return installed_; }
+
+private:
+    cv::MatAllocator* previous_;
+    cv::MatAllocator* installed_;
+};
+
+namespace detail {
+
+/// The step layout rule above. Fills ``step[0..dims)`` (when ``step`` is not null) and returns the total byte
+/// count. ``data`` not null means user memory: a given step (not ``CV_AUTOSTEP``) is checked, not replaced.
+/// Throws cv::Exception for bad dims, negative sizes, a step too small for the dimension below it, or a
+/// size that overflows size_t.
+std::size_t compute_layout(int dims, const int* sizes, int type, const void* data, size_t* step);
+
+}  // namespace detail
+
+}  // namespace cvcuda_zerocopy

@@ -1,0 +1,147 @@
+// GPU: every dims/steps case allocated for real; UMatData fields; pointer attributes; flags; the pool's
+// cache, bound and uncached mode. Skips (77) without a device.
+#include <cuda_runtime_api.h>
+
+#include <opencv2/core.hpp>
+
+#include <cstring>
+#include <vector>
+
+#include "gpu_common.hpp"
+
+namespace cvzc = cvcuda_zerocopy;
+using cvzc_test::raw_is_mapped;
+using cvzc_test::require_gpu;
+
+namespace {
+
+struct Case {
+    std::vector<int> sizes;
+    int type;
+};
+
+const std::vector<Case> kCases = {
+    {{7}, CV_8UC1},          {{480, 640}, CV_8UC3},        {{1080, 1920}, CV_8UC1},    {{13, 17}, CV_16UC2},
+    {{2, 3, 4}, CV_32FC1},   {{4, 64, 64}, CV_64FC2},      {{2, 3, 4, 5}, CV_16SC1},   {{2, 3, 4, 5, 6}, CV_8UC4},
+    {{1, 1, 1, 1, 1}, CV_32SC1},
+};
+
+}  // namespace
+
+TEST_CASE(every_case_allocated_for_real) {
+    require_gpu();
+    cvzc::HostPool pool;
+    cvzc::MappedAllocator alloc(cvzc::kMapped, true, &pool);
+    cvzc::DefaultAllocatorGuard guard(&alloc);
+    for (const Case& c : kCases) {
+        const int dims = static_cast<int>(c.sizes.size());
+        cv::Mat m(dims, c.sizes.data(), c.type);
+        REQUIRE(m.u != nullptr);
+        CHECK(cvzc::allocated_by_plugin(m));
+        CHECK(m.u->currAllocator == &alloc);
+        CHECK(!(m.u->flags & cv::UMatData::USER_ALLOCATED));
+        CHECK(m.u->data == m.u->origdata);
+        CHECK(m.data == m.u->data);
+        size_t expect = CV_ELEM_SIZE(c.type);
+        for (int i = m.dims - 1; i >= 0; --i) {
+            CHECK_EQ(m.step[i], expect);
+            expect *= static_cast<size_t>(m.size[i]);
+        }
+        CHECK_EQ(m.u->size, expect);
+        CHECK(m.isContinuous());
+        std::memset(m.data, 0xA5, m.u->size);  // every byte is writable host memory
+        void* alias = nullptr;
+        CHECK(raw_is_mapped(m.data, &alias));
+        void* by_get = nullptr;
+        CHECK_EQ(cudaHostGetDevicePointer(&by_get, m.u->origdata, 0), cudaSuccess);
+        CHECK(by_get == alias);
+        CHECK(m.u->handle == alias);  // UMatData::handle carries the device alias
+        CHECK(cvzc::device_pointer(m) == alias);
+        const cvzc::PointerAttributes a = cvzc::pointer_attributes(m.data);
+        CHECK(a.type == cvzc::MemoryType::Host);
+        CHECK(a.device_pointer == alias);
+        CHECK(a.host_pointer == m.data);
+    }
+    CHECK_EQ(pool.stats().bytes_in_use, size_t(0));
+}
+
+TEST_CASE(roi_alias_is_offset_of_the_parent) {
+    require_gpu();
+    cvzc::DefaultAllocatorGuard guard;
+    cv::Mat m(100, 200, CV_8UC3);
+    cv::Mat roi = m(cv::Rect(17, 23, 50, 40));
+    char* parent = static_cast<char*>(cvzc::device_pointer(m));
+    CHECK(cvzc::device_pointer(roi) == parent + (roi.data - m.data));
+    void* raw = nullptr;
+    CHECK(raw_is_mapped(roi.data, &raw));
+    CHECK(raw == cvzc::device_pointer(roi));
+}
+
+TEST_CASE(flags_write_combined_and_portable) {
+    require_gpu();
+    const unsigned combos[] = {cvzc::kMapped, cvzc::kMapped | cvzc::kPortable, cvzc::kMapped | cvzc::kWriteCombined,
+                               cvzc::kMapped | cvzc::kPortable | cvzc::kWriteCombined};
+    for (unsigned flags : combos) {
+        for (bool pooled : {true, false}) {
+            cv::Mat m;
+            m.allocator = cvzc::mapped_allocator(flags, pooled);
+            m.create(64, 128, CV_8UC1);
+            REQUIRE(cvzc::allocated_by_plugin(m));  // no silent fallback
+            unsigned got = 0;
+            CHECK_EQ(cudaHostGetFlags(&got, m.u->origdata), cudaSuccess);
+            CHECK_EQ(got & flags, flags);  // (unified addressing may report kPortable although not asked for)
+            CHECK_EQ(got & cudaHostAllocWriteCombined, flags & cudaHostAllocWriteCombined);
+            CHECK(raw_is_mapped(m.data));
+            m.setTo(cv::Scalar(3));  // CPU writes are fine on write-combined memory
+        }
+    }
+}
+
+TEST_CASE(pool_reuses_bounds_and_trims) {
+    require_gpu();
+    cvzc::HostPool pool(8u << 20);
+    const cvzc::Block a = pool.allocate(1920 * 1080, cvzc::kMapped);
+    CHECK_EQ(a.capacity, size_t(2u << 20));
+    CHECK(a.device_ptr != nullptr);
+    cvzc::Block found;
+    CHECK(pool.find(static_cast<char*>(a.ptr) + 12345, &found));
+    CHECK(found.ptr == a.ptr);
+    pool.release(a.ptr);
+    cvzc::PoolStats s = pool.stats();
+    CHECK_EQ(s.bytes_cached, a.capacity);
+    CHECK_EQ(s.bytes_in_use, size_t(0));
+    const cvzc::Block b = pool.allocate(1920 * 1080 - 100, cvzc::kMapped);  // same class: a hit
+    CHECK(b.ptr == a.ptr);
+    CHECK_EQ(pool.stats().hits, std::uint64_t(1));
+    const cvzc::Block wc = pool.allocate(1920 * 1080, cvzc::kMapped | cvzc::kWriteCombined);  // other flags: a miss
+    CHECK(wc.ptr != a.ptr);
+    pool.release(b.ptr);
+    pool.release(wc.ptr);
+    CHECK_EQ(pool.stats().bytes_cached, size_t(4u << 20));
+    // beyond the bound: a 16 MiB block is freed at once instead of cached
+    const cvzc::Block big = pool.allocate(16u << 20, cvzc::kMapped);
+    const std::uint64_t frees = pool.stats().host_frees;
+    pool.release(big.ptr);
+    CHECK_EQ(pool.stats().host_frees, frees + 1);
+    CHECK_EQ(pool.stats().bytes_cached, size_t(4u << 20));
+    // uncached allocations never enter the cache
+    const cvzc::Block once = pool.allocate(5000, cvzc::kMapped, false);
+    CHECK_EQ(once.capacity, size_t(5000));
+    pool.release(once.ptr);
+    CHECK_EQ(pool.stats().bytes_cached, size_t(4u << 20));
+    CHECK_EQ(pool.trim(2u << 20), size_t(2u << 20));
+    CHECK_EQ(pool.trim(0), size_t(2u << 20));
+    s = pool.stats();
+    CHECK_EQ(s.bytes_held, size_t(0));
+    CHECK_EQ(s.host_allocs, s.host_frees);
+    CHECK(s.peak_bytes_held >= size_t(16u << 20));
+}
+
+TEST_CASE(out_of_range_device_is_refused) {
+    require_gpu();
+    const int count = cvzc::device_count();
+    CHECK_THROWS(cvzc::setup_device(count), cv::Exception, "does not exist");
+    CHECK_THROWS(cvzc::setup_device(-1), cv::Exception, "does not exist");
+}
+
+int main() { return cvzc_test::run_all(); }

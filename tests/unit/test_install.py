@@ -1,0 +1,183 @@
+"""Atomic install: prefix ownership, staging next to the prefix, swap with rollback, merge with --force."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cvcuda_setup import install
+from cvcuda_setup.errors import InstallError
+from cvcuda_setup.install import PrefixState
+from cvcuda_setup.manifest import MANIFEST_RELPATH
+
+
+def staged_tree(staging: Path, prefix: Path, version: str) -> Path:
+    root = install.staged_prefix(staging, prefix)
+    (root / "lib").mkdir(parents=True)
+    (root / "lib" / "libopencv_core.so").write_text(version)
+    (root / MANIFEST_RELPATH).parent.mkdir(parents=True)
+    (root / MANIFEST_RELPATH).write_text(f'{{"v": "{version}"}}')
+    return root
+
+
+def test_prefix_states(tmp_path: Path) -> None:
+    prefix = tmp_path / "p"
+    assert install.prefix_state(prefix) is PrefixState.MISSING
+    prefix.mkdir()
+    assert install.prefix_state(prefix) is PrefixState.EMPTY
+    (prefix / "x").write_text("")
+    assert install.prefix_state(prefix) is PrefixState.FOREIGN
+    (prefix / MANIFEST_RELPATH).parent.mkdir(parents=True)
+    (prefix / MANIFEST_RELPATH).write_text("{}")
+    assert install.prefix_state(prefix) is PrefixState.OURS
+    afile = tmp_path / "f"
+    afile.write_text("")
+    with pytest.raises(InstallError, match="exists and is not a directory"):
+        install.prefix_state(afile)
+
+
+def test_a_foreign_prefix_needs_force(tmp_path: Path) -> None:
+    prefix = tmp_path / "p"
+    prefix.mkdir()
+    (prefix / "README").write_text("")
+    with pytest.raises(InstallError, match=r"not empty and was not created by cvcuda-setup .*--force"):
+        install.check_prefix(prefix, force=False)
+    assert install.check_prefix(prefix, force=True) is PrefixState.FOREIGN
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_an_unwritable_parent_is_refused(tmp_path: Path) -> None:
+    parent = tmp_path / "ro"
+    parent.mkdir(mode=0o555)
+    with pytest.raises(InstallError, match="is not writable"):
+        install.check_prefix(parent / "p", force=False)
+
+
+def test_staging_is_next_to_the_prefix_and_always_removed(tmp_path: Path) -> None:
+    prefix = tmp_path / "opt" / "cv"
+    with pytest.raises(RuntimeError), install.staging_area(prefix) as staging:
+        assert staging.parent == prefix.parent and staging.name.startswith(".cv.cvcuda-setup-staging-")
+        assert install.staged_prefix(staging, prefix) == staging / str(prefix).lstrip("/")
+        raise RuntimeError("install failed")
+    assert list(prefix.parent.iterdir()) == []
+
+
+def test_commit_into_a_missing_prefix_is_one_rename(tmp_path: Path) -> None:
+    prefix = tmp_path / "opt" / "cv"
+    with install.staging_area(prefix) as staging:
+        root = staged_tree(staging, prefix, "1")
+        inode = root.stat().st_ino
+        assert install.commit(root, prefix, force=False) is PrefixState.MISSING
+    assert prefix.stat().st_ino == inode
+    assert (prefix / "lib" / "libopencv_core.so").read_text() == "1"
+    assert sorted(p.name for p in prefix.parent.iterdir()) == ["cv"]
+
+
+def test_commit_over_our_prefix_swaps_and_removes_the_old_one(tmp_path: Path) -> None:
+    prefix = tmp_path / "cv"
+    with install.staging_area(prefix) as staging:
+        install.commit(staged_tree(staging, prefix, "1"), prefix, force=False)
+    (prefix / "lib" / "only-in-old").write_text("")
+    with install.staging_area(prefix) as staging:
+        assert install.commit(staged_tree(staging, prefix, "2"), prefix, force=False) is PrefixState.OURS
+    assert (prefix / "lib" / "libopencv_core.so").read_text() == "2"
+    assert not (prefix / "lib" / "only-in-old").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cv"]
+
+
+def test_a_failed_swap_puts_the_old_install_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    prefix = tmp_path / "cv"
+    with install.staging_area(prefix) as staging:
+        install.commit(staged_tree(staging, prefix, "1"), prefix, force=False)
+    real_rename = os.rename
+    calls: list[tuple[str, str]] = []
+
+    def flaky_rename(src: os.PathLike[str] | str, dst: os.PathLike[str] | str) -> None:
+        calls.append((str(src), str(dst)))
+        if len(calls) == 2:  # the staged tree into place
+            raise OSError(28, "No space left on device")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", flaky_rename)  # install.py calls os.rename
+    with pytest.raises(OSError), install.staging_area(prefix) as staging:
+        install.commit(staged_tree(staging, prefix, "2"), prefix, force=False)
+    assert (prefix / "lib" / "libopencv_core.so").read_text() == "1"
+    assert calls[0][0] == str(prefix) and calls[2] == (calls[0][1], str(prefix))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cv"]
+
+
+def test_an_empty_prefix_dir_is_filled_and_kept(tmp_path: Path) -> None:
+    prefix = tmp_path / "cv"
+    prefix.mkdir()
+    inode = prefix.stat().st_ino
+    with install.staging_area(prefix) as staging:
+        assert install.commit(staged_tree(staging, prefix, "1"), prefix, force=False) is PrefixState.EMPTY
+    assert prefix.stat().st_ino == inode  # the user's directory itself is not replaced
+    assert (prefix / MANIFEST_RELPATH).is_file()
+
+
+def test_force_merges_over_a_foreign_prefix_and_removes_nothing(tmp_path: Path) -> None:
+    prefix = tmp_path / "cv"
+    (prefix / "lib").mkdir(parents=True)
+    (prefix / "lib" / "libmine.so").write_text("mine")
+    (prefix / "lib" / "libopencv_core.so").write_text("old")
+    with install.staging_area(prefix) as staging:
+        root = staged_tree(staging, prefix, "new")
+        with pytest.raises(InstallError, match="not empty"):
+            install.commit(root, prefix, force=False)
+        assert install.commit(root, prefix, force=True) is PrefixState.FOREIGN
+    assert (prefix / "lib" / "libmine.so").read_text() == "mine"
+    assert (prefix / "lib" / "libopencv_core.so").read_text() == "new"
+
+
+def test_merge_refuses_a_file_where_a_directory_goes(tmp_path: Path) -> None:
+    prefix = tmp_path / "cv"
+    prefix.mkdir()
+    (prefix / "lib").write_text("a file")
+    with install.staging_area(prefix) as staging, pytest.raises(InstallError, match="in the way"):
+        install.commit(staged_tree(staging, prefix, "1"), prefix, force=True)
+    assert (prefix / "lib").read_text() == "a file"
+
+
+def test_files_installed_outside_the_prefix_are_found(tmp_path: Path) -> None:
+    prefix = tmp_path / "opt" / "cv"
+    with install.staging_area(prefix) as staging:
+        staged_tree(staging, prefix, "1")
+        assert install.outside_prefix(staging, prefix) == []
+        stray = staging / "usr" / "lib" / "python3" / "dist-packages" / "cv2.so"
+        stray.parent.mkdir(parents=True)
+        stray.write_text("")
+        assert install.outside_prefix(staging, prefix) == ["/usr/lib/python3/dist-packages/cv2.so"]
+
+
+def test_a_second_install_into_a_locked_prefix_is_refused(tmp_path: Path) -> None:
+    prefix = tmp_path / "cv"
+    lock = tmp_path / ".cv.cvcuda-setup.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, time\n"
+            f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\nos.write(fd, f'{os.getpid()}\\n'.encode())\n"
+            "print('locked', flush=True)\ntime.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with (
+            pytest.raises(InstallError, match=rf"prefix {prefix} is in use .*pid {holder.pid}"),
+            install.lock_prefix(prefix),
+        ):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with install.lock_prefix(prefix):  # the kernel dropped the dead holder's lock
+        assert lock.read_text().strip() == str(os.getpid())
