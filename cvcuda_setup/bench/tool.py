@@ -1,0 +1,221 @@
+"""The C++ benchmark tool: compile ``native/bench`` against a prefix into the cache, run it, read its JSON.
+
+``cvcuda-zerocopy-bench`` is not installed; it is built per prefix (and CUDA arch) into
+``<cache>/bench/<digest>/`` and rebuilt by ninja when its sources change. Its exit codes: 0 ok, 1 failure,
+2 bad arguments, 3 no CUDA device; stdout is one JSON document, stderr its progress (echoed live).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import cvcuda_setup
+from cvcuda_setup.bench.common import BenchError, log_excerpt
+from cvcuda_setup.console import console
+from cvcuda_setup.errors import BuildError, NoGpuError, ToolchainError, UsageError
+
+TOOL_NAME = "cvcuda-zerocopy-bench"
+#: Exit code of the tool when it sees no usable CUDA device.
+EXIT_NO_DEVICE = 3
+_STAMP = ".cvcuda-setup-bench-configured.json"
+
+
+def bench_source_dir() -> Path:
+    """``native/bench`` of this checkout, or the copy shipped in the wheel (``cvcuda_setup/_data/native``)."""
+    package = Path(cvcuda_setup.__file__).resolve().parent
+    candidates = [package / "_data" / "native" / "bench", package.parent / "native" / "bench"]
+    for candidate in candidates:
+        if (candidate / "CMakeLists.txt").is_file():
+            return candidate
+    raise ToolchainError(
+        "the benchmark sources (native/bench/CMakeLists.txt) are missing from this installation",
+        hint="reinstall cvcuda-setup or run it from a source checkout",
+    )
+
+
+def prefix_env(prefix: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment the tool runs in: the prefix's ``lib``/``lib64`` first on ``LD_LIBRARY_PATH``."""
+    env = dict(os.environ if base is None else base)
+    libs = [str(p) for p in (prefix / "lib", prefix / "lib64") if p.is_dir()]
+    old = env.get("LD_LIBRARY_PATH", "")
+    env["LD_LIBRARY_PATH"] = os.pathsep.join([*libs, *([old] if old else [])])
+    return env
+
+
+def _tool_paths() -> tuple[str, str]:
+    from cvcuda_setup.probe.hostinfo import find_tool
+
+    cmake = find_tool("cmake")
+    ninja = find_tool("ninja")
+    if cmake is None:
+        raise ToolchainError("cmake not found", hint="pip install cmake")
+    if ninja is None:
+        raise ToolchainError("ninja not found", hint="pip install ninja")
+    return str(cmake.path), str(ninja.path)
+
+
+def configure_args(
+    source: Path, build: Path, prefix: Path, *, cuda_arch: str, ninja: str, nvcc: str | None
+) -> list[str]:
+    """The ``cmake`` configure arguments (without the cmake executable) for the benchmark project."""
+    args = [
+        "-S",
+        str(source),
+        "-B",
+        str(build),
+        "-G",
+        "Ninja",
+        f"-DCMAKE_MAKE_PROGRAM={ninja}",
+        "-DCMAKE_BUILD_TYPE=Release",
+        f"-DCMAKE_PREFIX_PATH={prefix}",
+        f"-DCMAKE_CUDA_ARCHITECTURES={cuda_arch}",
+    ]
+    if nvcc:
+        args.append(f"-DCMAKE_CUDA_COMPILER={nvcc}")
+    return args
+
+
+def build_dir_for(cache_dir: Path, source: Path, prefix: Path, cuda_arch: str) -> Path:
+    """``<cache>/bench/<digest>``: one build per (sources, prefix, arch)."""
+    key = f"{source.resolve()}\n{prefix.resolve()}\n{cuda_arch}"
+    return cache_dir / "bench" / hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _run_logged(argv: Sequence[str], log: Path, what: str, env: Mapping[str, str] | None = None) -> None:
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write("$ " + " ".join(argv) + "\n")
+        handle.flush()
+        try:
+            proc = subprocess.run(
+                list(argv),
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                env=None if env is None else dict(env),
+                check=False,
+            )
+        except FileNotFoundError as exc:
+            raise ToolchainError(f"{argv[0]} not found ({exc})") from None
+    if proc.returncode != 0:
+        raise BuildError(f"{what} failed (exit {proc.returncode}); log: {log}\n{log_excerpt(log)}")
+
+
+def build_tool(prefix: Path, *, cache_dir: Path, cuda_arch: str, jobs: int | None = None) -> Path:
+    """Compile the tool against ``prefix`` (configure once, then an incremental ninja build); its path."""
+    if not prefix.is_dir():
+        raise UsageError(
+            f"--prefix {str(prefix)!r} does not exist", hint="build one with `cvcuda-setup build`"
+        )
+    from cvcuda_setup.probe.toolkit import find_nvcc
+
+    source = bench_source_dir()
+    cmake, ninja = _tool_paths()
+    nvcc = find_nvcc()
+    if nvcc is None:
+        console.warn("no nvcc found by the toolkit probe; CMake will search for the CUDA compiler itself")
+    build = build_dir_for(cache_dir, source, prefix, cuda_arch)
+    build.mkdir(parents=True, exist_ok=True)
+    log = build / "bench-build.log"
+    args = configure_args(
+        source,
+        build,
+        prefix.resolve(),
+        cuda_arch=cuda_arch,
+        ninja=ninja,
+        nvcc=str(nvcc.path) if nvcc else None,
+    )
+    stamp = build / _STAMP
+    configured = stamp.is_file() and (build / "build.ninja").is_file() and _read_json(stamp) == {"args": args}
+    with console.step(f"build {TOOL_NAME} against {prefix}"):
+        if not configured:
+            _run_logged(
+                [cmake, *args], log, "configuring the benchmark (is OpenCV with CUDA and the plugin there?)"
+            )
+            stamp.write_text(json.dumps({"args": args}), encoding="utf-8")
+        build_cmd = [cmake, "--build", str(build), "--target", TOOL_NAME]
+        if jobs:
+            build_cmd += ["--parallel", str(jobs)]
+        _run_logged(build_cmd, log, f"building {TOOL_NAME}")
+    exe = build / TOOL_NAME
+    if not exe.is_file():
+        raise BuildError(f"the build finished but {exe} is missing; log: {log}")
+    return exe
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def run_tool(
+    exe: Path, args: Sequence[str], *, env: Mapping[str, str], timeout: float = 3600.0
+) -> dict[str, Any]:
+    """Run the tool, echoing its stderr live; its JSON document, or a typed error by its exit code."""
+    argv = [str(exe), *args]
+    tail: deque[str] = deque(maxlen=40)
+    try:
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace", env=dict(env)
+        )
+    except OSError as exc:
+        raise BenchError(f"cannot run {exe}: {exc}") from None
+
+    chunks: list[str] = []
+
+    def pump_stderr() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            line = line.rstrip("\n")
+            tail.append(line)
+            console.info(line)
+
+    def collect_stdout() -> None:
+        assert proc.stdout is not None
+        chunks.append(proc.stdout.read())
+
+    readers = [threading.Thread(target=f, daemon=True) for f in (pump_stderr, collect_stdout)]
+    for reader in readers:
+        reader.start()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise BenchError(f"{exe.name} {' '.join(args[:1])} timed out after {timeout:.0f} s") from None
+    finally:
+        for reader in readers:
+            reader.join(timeout=10)
+    stdout = "".join(chunks)
+    return interpret(proc.returncode, stdout, list(tail), exe.name)
+
+
+def interpret(
+    returncode: int, stdout: str, stderr_tail: Sequence[str], name: str = TOOL_NAME
+) -> dict[str, Any]:
+    """Exit code + output -> the JSON document, or the error the exit code stands for."""
+    lines = [line.strip() for line in stderr_tail if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    reason = (errors[-1] if errors else lines[-1] if lines else "").removeprefix("error: ").strip()
+    if returncode == EXIT_NO_DEVICE:
+        raise NoGpuError(reason or "no CUDA device: the benchmark tool found none")
+    if returncode == 2:
+        raise UsageError(f"{name} rejected its arguments: {reason or 'no message'}")
+    if returncode != 0:
+        how = f"was killed by signal {-returncode}" if returncode < 0 else f"exited with code {returncode}"
+        raise BenchError(f"{name} {how}: {reason or 'no message on stderr'}")
+    try:
+        doc = json.loads(stdout)
+    except json.JSONDecodeError as exc:
+        raise BenchError(f"{name} printed no valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(doc, dict):
+        raise BenchError(f"{name} printed JSON that is not an object")
+    return doc
