@@ -40,7 +40,8 @@ def _parse_token(token: str, whole: str) -> tuple[list[str], list[str]]:
     lowered = text.lower()
     if _FAMILY.match(lowered):
         raise ArchError(
-            f"--arch {whole!r}: {token!r} is an arch-specific (a/f) target, which OpenCV's CUDA_ARCH_BIN does not take",
+            f"--arch {whole!r}: {token!r} is an arch-specific (a/f) target, "
+            "which OpenCV's CUDA_ARCH_BIN does not take",
             hint=f"use the plain capability, e.g. {re.sub(r'[af]$', '', lowered)}",
         )
     for pattern, kind in ((_DOTTED, "bin"), (_DIGITS, "bin"), (_SM, "bin"), (_COMPUTE, "ptx")):
@@ -57,8 +58,10 @@ def _parse_token(token: str, whole: str) -> tuple[list[str], list[str]]:
     raise ArchError(f"--arch {whole!r}: cannot read {token!r} as a CUDA architecture", hint=f"use {FORMS}")
 
 
-def parse_arch(text: str, devices: Sequence[GpuDevice] = (), *, probe_error: str | None = None) -> ArchSelection:
-    """Parse ``--arch``. For ``auto`` the caller passes the visible GPUs (``probe.gpu.probe_gpus().devices``)."""
+def parse_arch(
+    text: str, devices: Sequence[GpuDevice] = (), *, probe_error: str | None = None
+) -> ArchSelection:
+    """Parse ``--arch``; for ``auto`` the caller passes the visible GPUs (``probe_gpus().devices``)."""
     whole = text.strip()
     if not whole:
         raise ArchError("--arch is empty", hint=f"use {FORMS}")
@@ -77,12 +80,18 @@ def parse_arch(text: str, devices: Sequence[GpuDevice] = (), *, probe_error: str
         if not token:
             continue
         if token.lower() == "auto":
-            raise ArchError(f"--arch {whole!r}: 'auto' cannot be combined with other values", hint="use it alone")
+            raise ArchError(
+                f"--arch {whole!r}: 'auto' cannot be combined with other values", hint="use it alone"
+            )
         b, p = _parse_token(token, whole)
         bins += b
         ptxs += p
     return ArchSelection(
-        bin=_unique_sorted(bins), ptx=_unique_sorted(ptxs), origin="explicit", requested=whole, devices=tuple(devices)
+        bin=_unique_sorted(bins),
+        ptx=_unique_sorted(ptxs),
+        origin="explicit",
+        requested=whole,
+        devices=tuple(devices),
     )
 
 
@@ -127,8 +136,13 @@ def validate_arch(
 def _unsupported_hint(value: str, supported: str) -> str:
     lowest = supported.split(", ")[0] if supported else ""
     if lowest and _sort_key(value) < _sort_key(lowest):
-        return f"this CUDA toolkit dropped {value}; use an older toolkit for that GPU, or pick from {supported}"
-    return f"use a newer CUDA toolkit for {value}, or pick from {supported} (add +PTX to the newest to JIT on newer GPUs)"
+        return (
+            f"this CUDA toolkit dropped {value}; use an older toolkit for that GPU, or pick from {supported}"
+        )
+    return (
+        f"use a newer CUDA toolkit for {value}, or pick from {supported} "
+        "(add +PTX to the newest to JIT on newer GPUs)"
+    )
 
 
 def arch_flag_for(major: int, minor: int) -> str:

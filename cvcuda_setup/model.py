@@ -1,6 +1,7 @@
 """The frozen data objects that flow between stages.
 
-Recipe -> (plan.make_plan) -> BuildPlan -> (cmake.execute) -> prefix with Manifest -> native -> verify -> Report.
+Recipe -> (plan.make_plan) -> BuildPlan -> (cmake.execute) -> prefix with Manifest -> native -> verify
+-> Report.
 Each stage takes the frozen object of the stage before; nothing here does I/O.
 """
 

@@ -113,7 +113,9 @@ def make_plan(inputs: PlanInputs) -> BuildPlan:
     )
 
 
-def build_dir_name(recipe: Recipe, version: str, arch: ArchSelection, overrides: Sequence[tuple[str, str]]) -> str:
+def build_dir_name(
+    recipe: Recipe, version: str, arch: ArchSelection, overrides: Sequence[tuple[str, str]]
+) -> str:
     """A stable build-directory name: recipe, version, arches and a short hash of the overrides."""
     arch_tag = "-".join(a.replace(".", "") for a in arch.bin) or "cpu"
     if arch.ptx:

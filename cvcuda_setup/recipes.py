@@ -206,7 +206,14 @@ def _load(path: Path, chain: tuple[Path, ...]) -> Recipe:
 
 
 def _type_name(t: type | tuple[type, ...]) -> str:
-    names = {str: "a string", bool: "a boolean", list: "a list", int: "an integer", float: "a float", dict: "a table"}
+    names = {
+        str: "a string",
+        bool: "a boolean",
+        list: "a list",
+        int: "an integer",
+        float: "a float",
+        dict: "a table",
+    }
     if isinstance(t, tuple):
         return " or ".join(names.get(x, x.__name__) for x in t)
     return names.get(t, t.__name__)

@@ -8,8 +8,8 @@ from importlib import import_module
 import typer
 
 from cvcuda_setup import __version__
-from cvcuda_setup.console import console
 from cvcuda_setup.cli.common import guard as guard
+from cvcuda_setup.console import console
 from cvcuda_setup.errors import CvCudaSetupError
 
 app = typer.Typer(

@@ -10,7 +10,7 @@ import typer
 from cvcuda_setup.cli.common import guard
 from cvcuda_setup.console import console
 from cvcuda_setup.errors import ToolchainError, UsageError
-from cvcuda_setup.model import ArchSelection, BuildPlan, Recipe, SourceSpec
+from cvcuda_setup.model import ArchSelection, BuildPlan, GpuDevice, Recipe, SourceSpec
 from cvcuda_setup.plan import PlanInputs, build_dir_name, make_plan, parse_override
 from cvcuda_setup.recipes import load_recipe
 
@@ -46,7 +46,7 @@ def select_arch_and_toolkit(
 
     if not recipe.cuda:
         return ArchSelection(bin=(), ptx=(), origin="none", requested=arch_text), None
-    devices: tuple = ()
+    devices: tuple[GpuDevice, ...] = ()
     probe_error = None
     if arch_text.strip().lower() == "auto":
         probe = probe_gpus()
@@ -62,7 +62,7 @@ def select_arch_and_toolkit(
     if nvcc is None:
         if require_nvcc:
             raise ToolchainError(
-                "no nvcc found (looked at PATH, CUDA_HOME/CUDA_PATH, /usr/local/cuda and pip's nvidia wheels)",
+                "no nvcc found (looked at PATH, CUDA_HOME/CUDA_PATH, /usr/local/cuda, pip's nvidia wheels)",
                 hint="install the CUDA toolkit or set CUDA_HOME",
             )
         console.warn("no nvcc found: the arch values were not checked against a CUDA toolkit")
@@ -137,7 +137,10 @@ def plan_build(
             source=spec,
             source_dir=opencv_dir,
             contrib_dir=contrib_dir,
-            build_dir=(build_dir or cache_dir / "build" / build_dir_name(recipe, spec.opencv_version, arch, overrides))
+            build_dir=(
+                build_dir
+                or cache_dir / "build" / build_dir_name(recipe, spec.opencv_version, arch, overrides)
+            )
             .expanduser()
             .resolve(),
             prefix=prefix.expanduser().resolve(),
@@ -155,29 +158,45 @@ def plan_build(
 
 @guard
 def build(
-    recipe_name: str = typer.Option("minimal", "--recipe", "-r", help="Recipe name (see `recipes list`) or a path."),
-    arch: str = typer.Option("auto", "--arch", "-a", help="auto, 8.9, 8.6,9.0, 9.0+PTX, sm_90, compute_90, 90."),
+    recipe_name: str = typer.Option(
+        "minimal", "--recipe", "-r", help="Recipe name (see `recipes list`) or a path."
+    ),
+    arch: str = typer.Option(
+        "auto", "--arch", "-a", help="auto, 8.9, 8.6,9.0, 9.0+PTX, sm_90, compute_90, 90."
+    ),
     prefix: Path | None = typer.Option(None, "--prefix", "-p", help="Install prefix [$CVCUDA_SETUP_PREFIX]."),
     opencv_version: str | None = typer.Option(None, "--opencv-version", help="OpenCV version, e.g. 5.1.0."),
     source: str | None = typer.Option(
         None, "--source", help="sdist (default), git, a tarball URL/file, a bundle file, or a directory."
     ),
     sha256: str | None = typer.Option(None, "--sha256", help="Expected sha256 of a tarball source."),
-    source_base_url: str | None = typer.Option(None, "--source-base-url", help="Git mirror or package index URL."),
-    bundle: Path | None = typer.Option(None, "--bundle", help="Write a pruned offline source bundle and stop."),
+    source_base_url: str | None = typer.Option(
+        None, "--source-base-url", help="Git mirror or package index URL."
+    ),
+    bundle: Path | None = typer.Option(
+        None, "--bundle", help="Write a pruned offline source bundle and stop."
+    ),
     build_dir: Path | None = typer.Option(None, "--build-dir", help="Build directory [cache/build/<plan>]."),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Download/source cache [$CVCUDA_SETUP_CACHE]."),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache-dir", help="Download/source cache [$CVCUDA_SETUP_CACHE]."
+    ),
     python: str | None = typer.Option(None, "--python", help="Interpreter for the bindings [this one]."),
     jobs: int | None = typer.Option(None, "--jobs", "-j", help="Parallel jobs [by cores and memory]."),
-    launcher: str = typer.Option("auto", "--launcher", help="Compiler launcher: auto, ccache, sccache, none."),
+    launcher: str = typer.Option(
+        "auto", "--launcher", help="Compiler launcher: auto, ccache, sccache, none."
+    ),
     define: list[str] = typer.Option([], "-D", help="Override a CMake option: -D NAME=VALUE (repeatable)."),
     patch: list[Path] = typer.Option([], "--patch", help="Apply a patch to the sources first (repeatable)."),
     patch_sha256: list[str] = typer.Option([], "--patch-sha256", help="sha256 of each --patch, in order."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the configure/build/install commands only."),
     json_out: bool = typer.Option(False, "--json", help="With --dry-run: print the whole plan as JSON."),
-    force: bool = typer.Option(False, "--force", help="Install into a non-empty prefix the tool did not create."),
+    force: bool = typer.Option(
+        False, "--force", help="Install into a non-empty prefix the tool did not create."
+    ),
     no_doctor: bool = typer.Option(False, "--no-doctor", help="Skip the preflight checks."),
-    no_plugin: bool = typer.Option(False, "--no-plugin", help="Do not build the zero-copy plugin afterwards."),
+    no_plugin: bool = typer.Option(
+        False, "--no-plugin", help="Do not build the zero-copy plugin afterwards."
+    ),
 ) -> None:
     """Build and install OpenCV with CUDA from a recipe."""
     from cvcuda_setup.sources import default_cache_dir, fetch, spec_from_cli
@@ -187,7 +206,9 @@ def build(
     if launcher not in ("auto", "ccache", "sccache", "none"):
         raise UsageError(f"--launcher {launcher!r} is not one of auto, ccache, sccache, none")
     if patch_sha256 and len(patch_sha256) != len(patch):
-        raise UsageError(f"{len(patch_sha256)} --patch-sha256 values for {len(patch)} --patch files", hint="give one each")
+        raise UsageError(
+            f"{len(patch_sha256)} --patch-sha256 values for {len(patch)} --patch files", hint="give one each"
+        )
     for p in patch:
         if not p.is_file():
             raise UsageError(f"--patch {str(p)!r} does not exist")
@@ -234,8 +255,12 @@ def build(
         from cvcuda_setup.native import build_plugin
 
         with console.step("zero-copy plugin"):
-            build_plugin(plan.prefix, python=plan.python.executable if plan.python else None,
-                         build_dir=plan.build_dir / "plugin", jobs=plan.jobs)
+            build_plugin(
+                plan.prefix,
+                python=plan.python.executable if plan.python else None,
+                build_dir=plan.build_dir / "plugin",
+                jobs=plan.jobs,
+            )
     console.info(f"installed into {plan.prefix}; next: cvcuda-setup verify --prefix {plan.prefix}")
     del manifest
 

@@ -31,8 +31,13 @@ def list_cmd(json_out: bool = typer.Option(False, "--json", help="Print JSON."))
         return
     table = Table("recipe", "CUDA", "Python", "modules", "description")
     for r in recipes:
-        table.add_row(r.name, "yes" if r.cuda else "no", "yes" if r.python else "no",
-                      str(len(r.modules)) if r.modules else "all", r.description)
+        table.add_row(
+            r.name,
+            "yes" if r.cuda else "no",
+            "yes" if r.python else "no",
+            str(len(r.modules)) if r.modules else "all",
+            r.description,
+        )
     console.table(table)
 
 
@@ -40,7 +45,9 @@ def list_cmd(json_out: bool = typer.Option(False, "--json", help="Print JSON."))
 @guard
 def show_cmd(
     name: str = typer.Argument(..., help="Recipe name or path to a .toml file."),
-    opencv_version: str = typer.Option("5.1.0", "--opencv-version", help="For the module dependency closure."),
+    opencv_version: str = typer.Option(
+        "5.1.0", "--opencv-version", help="For the module dependency closure."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show a recipe after `extends` is merged: modules (with dependencies) and CMake options.
@@ -69,8 +76,8 @@ def show_cmd(
     console.print(f"file: {r.path}" + (f" (extends {' -> '.join(r.extends)})" if r.extends else ""))
     console.print(f"BUILD_LIST ({opencv_version}): {','.join(build_list) or '(all modules)'}")
     console.print(f"contrib: {r.contrib}  cuda: {r.cuda}  python: {r.python}  build type: {r.build_type}")
-    for key, value in data["cmake"].items():
-        console.print(f"  -D{key}={value}")
+    for key, raw in r.cmake:
+        console.print(f"  -D{key}={cmake_value(raw)}")
 
 
 def register(app: typer.Typer) -> None:

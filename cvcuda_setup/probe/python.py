@@ -45,12 +45,17 @@ def probe_python(executable: str | Path | None = None) -> PythonInfo:
     try:
         proc = subprocess.run([exe, "-c", _SCRIPT], capture_output=True, text=True, timeout=60, check=False)
     except FileNotFoundError:
-        raise UsageError(f"--python {exe!r} does not exist", hint="give the path of a Python 3 interpreter") from None
+        raise UsageError(
+            f"--python {exe!r} does not exist", hint="give the path of a Python 3 interpreter"
+        ) from None
     except PermissionError:
-        raise UsageError(f"--python {exe!r} is not executable", hint="give the path of a Python 3 interpreter") from None
+        raise UsageError(
+            f"--python {exe!r} is not executable", hint="give the path of a Python 3 interpreter"
+        ) from None
     if proc.returncode != 0:
         raise ToolchainError(
-            f"the interpreter {exe!r} failed to describe itself: {proc.stderr.strip().splitlines()[-1:] or '?'}",
+            f"the interpreter {exe!r} failed to describe itself: "
+            f"{proc.stderr.strip().splitlines()[-1:] or '?'}",
             hint="check that it is a working Python 3 interpreter",
         )
     data = json.loads(proc.stdout)

@@ -1,10 +1,10 @@
 """The zero-copy plugin built for real against a CPU-only OpenCV prefix, through ``native.build_plugin``.
 
-The prefix comes from ``$CVCUDA_TEST_PREFIX`` (CI builds one with ``cvcuda-setup build --recipe cpu-test``;
-locally ``.cache/cpuprefix``); without it the tests skip. The prefix is copied first, so the plugin is
-installed into the copy and the shared prefix stays as it was. On this machine there is no GPU: the C++ CPU
-tests must pass, the GPU tests must report "skipped" (exit 77), and every entry point must fail with a clear
-error (never a crash). About a minute on 2 cores.
+The prefix is the session's ``cpu_prefix`` (conftest: ``$CVCUDA_TEST_PREFIX`` when it holds a complete
+install, else the ``cpu-test`` recipe built by ``cvcuda-setup build``). The prefix is copied first, so the
+plugin is installed into the copy and the shared prefix stays as it was. On this machine there is no GPU:
+the C++ CPU tests must pass, the GPU tests must report "skipped" (exit 77), and every entry point must fail
+with a clear error (never a crash). About a minute on 2 cores.
 """
 
 from __future__ import annotations
@@ -33,13 +33,9 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    source = os.environ.get("CVCUDA_TEST_PREFIX")
-    if not source:
-        pytest.skip("CVCUDA_TEST_PREFIX is not set (a CPU-only OpenCV prefix, e.g. from --recipe cpu-test)")
-    src = Path(source).expanduser()
-    if not any(src.glob("lib*/cmake/opencv*/OpenCVConfig.cmake")):
-        pytest.skip(f"CVCUDA_TEST_PREFIX={src} holds no OpenCV (no lib/cmake/opencv*/OpenCVConfig.cmake)")
+def built(tmp_path_factory: pytest.TempPathFactory, cpu_prefix: Path) -> Built:
+    src = cpu_prefix
+    assert any(src.glob("lib*/cmake/opencv*/OpenCVConfig.cmake")), f"{src} holds no OpenCVConfig.cmake"
     root = tmp_path_factory.mktemp("plugin")
     prefix = root / "prefix"
     shutil.copytree(src, prefix, symlinks=True)

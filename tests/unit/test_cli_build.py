@@ -1,4 +1,4 @@
-"""The build command's dry run and error paths, through typer's runner (nvcc faked at the process boundary)."""
+"""The build command's dry run and error paths through typer's runner (nvcc faked at the process edge)."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ def fake_nvcc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "#!/bin/sh\n"
         'case "$1" in\n'
         '  --version) echo "Cuda compilation tools, release 13.0, V13.0.88";;\n'
-        f'  --list-gpu-code) for c in {CODES}; do echo $c; done;;\n'
-        f'  --list-gpu-arch) for c in {archs}; do echo $c; done;;\n'
+        f"  --list-gpu-code) for c in {CODES}; do echo $c; done;;\n"
+        f"  --list-gpu-arch) for c in {archs}; do echo $c; done;;\n"
         "esac\n"
     )
     nvcc.chmod(nvcc.stat().st_mode | stat.S_IXUSR)
@@ -51,13 +51,24 @@ def test_seed_dry_run_prints_every_documented_flag(fake_nvcc: Path) -> None:
     lines = out.strip().splitlines()
     assert len(lines) == 3
     configure = shlex.split(lines[0])
-    for flag in ("-DWITH_CUDA=ON", "-DOPENCV_DNN_CUDA=ON", "-DWITH_CUDNN=ON", "-DWITH_CUBLAS=ON",
-                 "-DENABLE_FAST_MATH=ON", "-DCUDA_FAST_MATH=ON", "-DBUILD_opencv_cudacodec=ON",
-                 "-DBUILD_EXAMPLES=OFF", "-DCUDA_ARCH_BIN=8.9", "-DCMAKE_BUILD_TYPE=Release",
-                 "-DCMAKE_INSTALL_PREFIX=/opt/cv"):
+    for flag in (
+        "-DWITH_CUDA=ON",
+        "-DOPENCV_DNN_CUDA=ON",
+        "-DWITH_CUDNN=ON",
+        "-DWITH_CUBLAS=ON",
+        "-DENABLE_FAST_MATH=ON",
+        "-DCUDA_FAST_MATH=ON",
+        "-DBUILD_opencv_cudacodec=ON",
+        "-DBUILD_EXAMPLES=OFF",
+        "-DCUDA_ARCH_BIN=8.9",
+        "-DCMAKE_BUILD_TYPE=Release",
+        "-DCMAKE_INSTALL_PREFIX=/opt/cv",
+    ):
         assert flag in configure, flag
-    assert any(a.startswith("-DOPENCV_EXTRA_MODULES_PATH=") and a.endswith("opencv_contrib/modules")
-               for a in configure)
+    assert any(
+        a.startswith("-DOPENCV_EXTRA_MODULES_PATH=") and a.endswith("opencv_contrib/modules")
+        for a in configure
+    )
     assert "ninja" in lines[1] and "--install" in lines[2]
 
 
@@ -68,8 +79,19 @@ def test_minimal_dry_run_json(fake_nvcc: Path) -> None:
     assert plan["cmake_options"]["CUDA_ARCH_BIN"] == "9.0"
     assert plan["cmake_options"]["CUDA_ARCH_PTX"] == "9.0"
     assert plan["modules"] == plan["cmake_options"]["BUILD_LIST"].split(",")
-    assert {"core", "imgproc", "geometry", "flann", "imgcodecs", "cudev", "cudaarithm", "cudafilters",
-            "cudaimgproc", "python3", "python_bindings_generator"} == set(plan["modules"])
+    assert {
+        "core",
+        "imgproc",
+        "geometry",
+        "flann",
+        "imgcodecs",
+        "cudev",
+        "cudaarithm",
+        "cudafilters",
+        "cudaimgproc",
+        "python3",
+        "python_bindings_generator",
+    } == set(plan["modules"])
     assert plan["arch"]["validated"] is True and plan["recipe"] == "minimal"
     assert plan["source"]["kind"] == "sdist" and plan["jobs"] >= 1
 
@@ -87,7 +109,9 @@ def test_bad_arch_is_one_line_exit_2(fake_nvcc: Path, arch: str, needle: str) ->
 def test_auto_without_gpu_is_exit_2(fake_nvcc: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import cvcuda_setup.probe.gpu as gpu
 
-    monkeypatch.setattr(gpu, "probe_gpus", lambda: gpu.GpuProbe(devices=(), driver_version=None, error="no driver"))
+    monkeypatch.setattr(
+        gpu, "probe_gpus", lambda: gpu.GpuProbe(devices=(), driver_version=None, error="no driver")
+    )
     code, _, err = run("build", "--recipe", "minimal", "--dry-run")
     assert code == 2 and "--arch auto found no CUDA device" in err and "--arch 8.9" in err
 
@@ -101,7 +125,9 @@ def test_recipe_with_unknown_key_is_exit_2(fake_nvcc: Path, tmp_path: Path) -> N
 
 def _one_error_line(err: str) -> bool:
     """Exactly one ``error:`` line (step lines may precede it) and no traceback."""
-    return len([line for line in err.splitlines() if line.startswith("error:")]) == 1 and "Traceback" not in err
+    return (
+        len([line for line in err.splitlines() if line.startswith("error:")]) == 1 and "Traceback" not in err
+    )
 
 
 def _tarball(path: Path, members: dict[str, bytes]) -> Path:
@@ -116,8 +142,20 @@ def _tarball(path: Path, members: dict[str, bytes]) -> Path:
 def test_tarball_with_wrong_sha256_is_exit_2_and_leaves_nothing(fake_nvcc: Path, tmp_path: Path) -> None:
     src = _tarball(tmp_path / "opencv-5.1.0.tar.gz", {"opencv/CMakeLists.txt": b"x"})
     cache = tmp_path / "cache"
-    code, _, err = run("build", "--recipe", "cpu-test", "--source", str(src), "--sha256", "0" * 64,
-                       "--no-doctor", "--prefix", str(tmp_path / "prefix"), "--cache-dir", str(cache))
+    code, _, err = run(
+        "build",
+        "--recipe",
+        "cpu-test",
+        "--source",
+        str(src),
+        "--sha256",
+        "0" * 64,
+        "--no-doctor",
+        "--prefix",
+        str(tmp_path / "prefix"),
+        "--cache-dir",
+        str(cache),
+    )
     assert code == 2 and "sha256 mismatch" in err and _one_error_line(err)
     assert not (tmp_path / "prefix").exists()
     leftovers = [p for p in cache.rglob("*") if p.is_dir() and p.name == "opencv"] if cache.exists() else []
@@ -127,8 +165,18 @@ def test_tarball_with_wrong_sha256_is_exit_2_and_leaves_nothing(fake_nvcc: Path,
 
 def test_archive_with_dotdot_member_is_exit_2(fake_nvcc: Path, tmp_path: Path) -> None:
     src = _tarball(tmp_path / "evil.tar.gz", {"opencv/CMakeLists.txt": b"x", "../escaped.txt": b"gotcha"})
-    code, _, err = run("build", "--recipe", "cpu-test", "--source", str(src), "--no-doctor",
-                       "--prefix", str(tmp_path / "prefix"), "--cache-dir", str(tmp_path / "cache"))
+    code, _, err = run(
+        "build",
+        "--recipe",
+        "cpu-test",
+        "--source",
+        str(src),
+        "--no-doctor",
+        "--prefix",
+        str(tmp_path / "prefix"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    )
     assert code == 2 and _one_error_line(err)
     assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "cache" / "escaped.txt").exists()
     assert not (tmp_path / "prefix").exists()

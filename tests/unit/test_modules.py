@@ -2,10 +2,24 @@ from cvcuda_setup.modules import closure
 
 
 def test_minimal_on_5x_adds_geometry_flann_and_python() -> None:
-    mods = closure(["core", "imgproc", "imgcodecs", "cudev", "cudaarithm", "cudafilters", "cudaimgproc"], "5.1.0",
-                   python=True)
-    assert set(mods) == {"core", "imgproc", "geometry", "flann", "imgcodecs", "cudev", "cudaarithm", "cudafilters",
-                         "cudaimgproc", "python3", "python_bindings_generator"}
+    mods = closure(
+        ["core", "imgproc", "imgcodecs", "cudev", "cudaarithm", "cudafilters", "cudaimgproc"],
+        "5.1.0",
+        python=True,
+    )
+    assert set(mods) == {
+        "core",
+        "imgproc",
+        "geometry",
+        "flann",
+        "imgcodecs",
+        "cudev",
+        "cudaarithm",
+        "cudafilters",
+        "cudaimgproc",
+        "python3",
+        "python_bindings_generator",
+    }
     assert len(mods) == len(set(mods))
 
 

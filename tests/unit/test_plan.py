@@ -87,8 +87,13 @@ def test_every_recipe_plans(recipe: str) -> None:
 
 
 def test_overrides_win_and_launcher_is_set_for_all_languages() -> None:
-    plan = make_plan(_inputs("minimal", overrides=(("WITH_CUFFT", "OFF"), ("CUDA_ARCH_BIN", "8.0")),
-                             launcher="/usr/bin/sccache"))
+    plan = make_plan(
+        _inputs(
+            "minimal",
+            overrides=(("WITH_CUFFT", "OFF"), ("CUDA_ARCH_BIN", "8.0")),
+            launcher="/usr/bin/sccache",
+        )
+    )
     assert plan.option("WITH_CUFFT") == "OFF" and plan.option("CUDA_ARCH_BIN") == "8.0"
     assert plan.cmake_options[-1] == ("CUDA_ARCH_BIN", "8.0")
     for lang in ("C", "CXX", "CUDA"):

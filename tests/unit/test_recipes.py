@@ -80,7 +80,7 @@ def test_malformed_recipes_name_file_key_and_reason(tmp_path: Path, text: str, n
 
 
 def test_unknown_recipe_suggests_a_close_name() -> None:
-    with pytest.raises(RecipeError, match="unknown recipe 'minimall'.*perhaps you meant 'minimal'"):
+    with pytest.raises(RecipeError, match=r"unknown recipe 'minimall'.*perhaps you meant 'minimal'"):
         load_recipe("minimall")
 
 
