@@ -100,7 +100,11 @@ def run_checks(ctx: Context, log: Log) -> tuple[list[CheckResult], Any]:
 
     def add(result: CheckResult) -> None:
         checks.append(result)
-        log(f"{result.label}: {result.status} ({result.duration_s:.1f} s)")
+        line = f"{result.label}: {result.status} ({result.duration_s:.1f} s)"
+        bad = [p for p in result.parts if p.status == "fail"]
+        if bad:  # the reason goes to the log as it happens, not only to the final table
+            line += " -- " + "; ".join(f"{p.name}: {p.reason}" for p in bad)
+        log(line)
 
     add(_timed(check_prefix.ID, check_prefix.TITLE, None, check_prefix.run, ctx))
     add(_timed(check_cv2.ID, check_cv2.TITLE, None, check_cv2.run, ctx))
