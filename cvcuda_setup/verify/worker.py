@@ -210,8 +210,11 @@ def cmd_device(request: dict[str, Any]) -> dict[str, Any]:
         out["device_info_error"] = _err(exc)
         return out
     facts: dict[str, Any] = {}
+    # DeviceInfo.name() returns const char* and has no CV_WRAP (OpenCV 4.x and 5.1): Python has no name();
+    # the check reads it from printShortCudaDeviceInfo's line instead.
+    if hasattr(d, "name"):
+        _call(facts, "name", d.name)
     for key, method in (
-        ("name", "name"),
         ("major", "majorVersion"),
         ("minor", "minorVersion"),
         ("is_compatible", "isCompatible"),

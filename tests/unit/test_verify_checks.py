@@ -140,6 +140,44 @@ def test_device_cpp_and_python_agree() -> None:
     assert disagree is not None and disagree.status == "fail"
 
 
+# What OpenCV 5.1's cv2 gives on an H100 (GPU run #1): DeviceInfo has no name() in Python (no CV_WRAP on
+# ``const char* name() const``); printShortCudaDeviceInfo prints it.
+SHORT_INFO_H100 = (
+    'Device 0:  "NVIDIA H100 80GB HBM3"  81079Mb, sm_90, 132 cores, Driver/Runtime ver.13.0/13.0\n'
+)
+
+
+def test_short_info_name_is_parsed_per_device() -> None:
+    two = SHORT_INFO_H100 + 'Device 1:  "NVIDIA L4"  22478Mb, sm_89, Driver/Runtime ver.13.0/13.0\n'
+    assert check_device.short_info_name(two, 0) == "NVIDIA H100 80GB HBM3"
+    assert check_device.short_info_name(two, 1) == "NVIDIA L4"
+    assert check_device.short_info_name(two, 2) is None
+    assert check_device.short_info_name("", 0) is None
+
+
+def test_device_without_a_wrapped_name_takes_it_from_the_short_info() -> None:
+    cpp = check_device.cpp_part(TOOL_INFO, 0, 0)
+    py_data = {"count": 1, "device_info": {"major": 9, "minor": 0, "can_map_host_memory": True}}
+    py = check_device.python_part(py_data, SHORT_INFO_H100, 0)
+    assert py.status == "pass" and "NVIDIA H100 80GB HBM3, compute 9.0" in py.reason
+    assert py.figures["device"]["name_from"] == "printShortCudaDeviceInfo"
+    dev = DeviceFacts(0, "NVIDIA H100 80GB HBM3", 9, 0, source="cuda-python")
+    agree = check_device.agreement_part(cpp, py, dev)
+    assert agree is not None and agree.status == "pass"
+
+
+def test_device_without_any_python_name_still_compares_the_capability() -> None:
+    cpp = check_device.cpp_part(TOOL_INFO, 0, 0)
+    dev = DeviceFacts(0, "NVIDIA H100 80GB HBM3", 9, 0, source="cuda-python")
+    same = check_device.python_part({"count": 1, "device_info": {"major": 9, "minor": 0}}, "", 0)
+    assert same.status == "pass"
+    agree = check_device.agreement_part(cpp, same, dev)
+    assert agree is not None and agree.status == "pass"
+    other = check_device.python_part({"count": 1, "device_info": {"major": 8, "minor": 0}}, "", 0)
+    disagree = check_device.agreement_part(cpp, other, dev)
+    assert disagree is not None and disagree.status == "fail" and "8.0" in disagree.reason
+
+
 def test_device_failures() -> None:
     assert (
         check_device.cpp_part({"cuda_device_count": 0, "devices": [], "error": "no CUDA device"}, 3, 0).status
