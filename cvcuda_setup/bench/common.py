@@ -77,6 +77,30 @@ def require_gpu(device: int) -> GpuDevice:
     )
 
 
+def require_gpus(selection: str) -> list[GpuDevice]:
+    """``--device``: an index (that device) or ``all`` (every visible device, in index order)."""
+    text = selection.strip().lower()
+    if text != "all":
+        try:
+            index = int(text)
+        except ValueError:
+            raise UsageError(
+                f"--device {selection!r} is not a device index", hint="use 0, 1, ... or 'all'"
+            ) from None
+        return [require_gpu(index)]
+    from cvcuda_setup.probe.gpu import probe_gpus
+
+    probe = probe_gpus()
+    if not probe.devices:
+        return [require_gpu(0)]  # raises the no-GPU error
+    return [require_gpu(gpu.index) for gpu in sorted(probe.devices, key=lambda g: g.index)]
+
+
+def cuda_archs_of(gpus: list[GpuDevice]) -> str:
+    """``CMAKE_CUDA_ARCHITECTURES`` for several devices: the union, e.g. ``"89;90"``."""
+    return ";".join(sorted({cuda_arch_of(g) for g in gpus}, key=int))
+
+
 def cuda_arch_of(gpu: GpuDevice) -> str:
     """``CMAKE_CUDA_ARCHITECTURES`` for one device: ``"90"`` for compute capability 9.0."""
     return f"{gpu.major}{gpu.minor}"

@@ -13,10 +13,12 @@ from cvcuda_setup.bench import pipeline as pipeline_bench
 from cvcuda_setup.bench.common import (
     BenchError,
     cuda_arch_of,
+    cuda_archs_of,
     default_prefix,
     output_target,
     parse_sizes,
     require_gpu,
+    require_gpus,
 )
 from cvcuda_setup.cli.common import guard
 from cvcuda_setup.console import console
@@ -53,7 +55,11 @@ Examples:
   cvcuda-setup bench pipeline --prefix ~/opt/opencv-cuda --sizes 3840x2160 --repeat 100 --json out.json
 
   cvcuda-setup bench pipeline -p ~/opt/opencv-cuda --plot pipeline.png --strategies zerocopy,banded,pinned
+  cvcuda-setup bench pipeline -p ~/opt/opencv-cuda --device all --json per-device.json
 """
+
+#: The JSON document of ``--device all``: one pipeline document per device.
+DEVICES_SCHEMA = "cvcuda-setup.bench-pipeline-devices/1"
 
 ALLOC_HELP = """Allocations per second of per-frame Mats (create + release of a CV_8UC1 and a CV_8UC3 Mat).
 
@@ -111,7 +117,9 @@ def pipeline(
     ] = "640x480,1920x1080,3840x2160,7680x4320",
     repeat: Annotated[int, typer.Option("--repeat", "-n", help="Timed runs per strategy and size.")] = 50,
     warmup: Annotated[int, typer.Option("--warmup", help="Untimed runs first.")] = 5,
-    device: Annotated[int, typer.Option("--device", help="CUDA device index.")] = 0,
+    device: Annotated[
+        str, typer.Option("--device", help="CUDA device index, or 'all' for one run per device.")
+    ] = "0",
     bands: Annotated[int, typer.Option("--bands", help="Bands of the banded strategy.")] = 4,
     streams: Annotated[int, typer.Option("--streams", help="Compute streams of the banded strategy.")] = 2,
     copy_blocks: Annotated[
@@ -147,37 +155,47 @@ def pipeline(
         from cvcuda_setup.bench.plot import require_matplotlib
 
         require_matplotlib()
-    gpu = require_gpu(device)
+    gpus = require_gpus(device)
     from cvcuda_setup.bench.tool import build_tool, prefix_env, run_tool
 
     root = (prefix or default_prefix()).expanduser().resolve()
-    exe = build_tool(root, cache_dir=_cache(cache_dir), cuda_arch=cuda_arch_of(gpu), jobs=jobs)
-    args = pipeline_bench.tool_args(
-        frame_sizes,
-        repeat=repeat,
-        warmup=warmup,
-        device=device,
-        bands=bands,
-        streams=streams,
-        strategies=names,
-        copy_blocks_per_sm=copy_blocks,
-    )
-    with console.step(f"pipeline benchmark on GPU {device} ({gpu.name})"):
-        doc = run_tool(exe, args, env=prefix_env(root))
-    pipeline_bench.validate(doc)
-    doc["summary"] = pipeline_bench.summary(doc)
+    exe = build_tool(root, cache_dir=_cache(cache_dir), cuda_arch=cuda_archs_of(gpus), jobs=jobs)
+    docs: list[dict[str, Any]] = []
+    for gpu in gpus:
+        args = pipeline_bench.tool_args(
+            frame_sizes,
+            repeat=repeat,
+            warmup=warmup,
+            device=gpu.index,
+            bands=bands,
+            streams=streams,
+            strategies=names,
+            copy_blocks_per_sm=copy_blocks,
+        )
+        with console.step(f"pipeline benchmark on GPU {gpu.index} ({gpu.name})"):
+            doc = run_tool(exe, args, env=prefix_env(root))
+        pipeline_bench.validate(doc)
+        doc["summary"] = pipeline_bench.summary(doc)
+        docs.append(doc)
+        if not to_stdout:
+            if len(gpus) > 1:
+                console.print(f"GPU {gpu.index}: {gpu.name}")
+            console.table(pipeline_bench.table(doc))
+            console.table(pipeline_bench.targets_table(pipeline_bench.targets(doc)))
+    out: dict[str, Any] = docs[0] if len(docs) == 1 else {"schema": DEVICES_SCHEMA, "devices": docs}
     if to_stdout:
-        console.json(doc)
-    else:
-        console.table(pipeline_bench.table(doc))
-        console.table(pipeline_bench.targets_table(pipeline_bench.targets(doc)))
+        console.json(out)
     if json_path is not None:
-        _write_json(json_path, doc)
+        _write_json(json_path, out)
     if plot is not None:
         from cvcuda_setup.bench.plot import plot_pipeline
 
-        console.info(f"wrote {plot_pipeline(doc, plot.expanduser())}")
-    failures = doc["summary"]["mismatch_failures"]
+        for gpu, doc in zip(gpus, docs, strict=True):
+            target = plot.expanduser()
+            if len(docs) > 1:
+                target = target.with_name(f"{target.stem}-gpu{gpu.index}{target.suffix}")
+            console.info(f"wrote {plot_pipeline(doc, target)}")
+    failures = [f for doc in docs for f in doc["summary"]["mismatch_failures"]]
     if failures:
         raise BenchError(
             f"{len(failures)} output mismatch(es): {failures[0]}", hint="the figures are not comparable"

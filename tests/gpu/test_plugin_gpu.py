@@ -92,6 +92,12 @@ def test_every_cpp_gpu_test_passes(built: Built) -> None:
     names += ["test_gpu_alloc", "test_gpu_stress", "test_gpu_view", "test_gpu_register"]
     for name in names:  # none skipped: test_no_device hides the GPUs itself (CUDA_VISIBLE_DEVICES=-1)
         assert any(name in line and "Passed" in line for line in log.splitlines()), f"{name}:\n{log[-3000:]}"
+    # test_gpu_multi (portable memory across devices) needs two GPUs: it must pass on such a host and say
+    # "Skipped" (exit 77, with the reason in its output) on a one-GPU host.
+    from cvcuda_setup.probe.gpu import probe_gpus
+
+    want = "Passed" if len(probe_gpus().devices) >= 2 else "Skipped"
+    assert any("test_gpu_multi" in line and want in line for line in log.splitlines()), log[-3000:]
 
 
 def test_tool_device_info_and_kernel(built: Built) -> None:

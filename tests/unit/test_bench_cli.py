@@ -284,3 +284,29 @@ def test_plot_from_a_saved_document(tmp_path: Path) -> None:
     result = _invoke("plot", str(doc), "--out", str(tmp_path / "p.png"))
     assert result.exit_code == 0, result.output
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_pipeline_device_all_runs_once_per_device(
+    fakes: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    l4 = GpuDevice(index=1, name="Fake L4", major=8, minor=9, total_memory=24 << 30)
+    _driver(monkeypatch, (H100, l4))
+    fakes["doc"].write_text(json.dumps(pipeline_doc()), encoding="utf-8")
+    out = fakes["prefix"].parent / "per-device.json"
+    result = _invoke(
+        "pipeline", "--prefix", str(fakes["prefix"]), "--cache-dir", str(fakes["cache"]),
+        "--device", "all", "--json", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "GPU 0: Fake H100" in result.output and "GPU 1: Fake L4" in result.output
+    written = json.loads(out.read_text())
+    assert written["schema"] == "cvcuda-setup.bench-pipeline-devices/1" and len(written["devices"]) == 2
+    last_args = json.loads(fakes["args"].read_text())
+    assert last_args[last_args.index("--device") + 1] == "1"
+    configure = json.loads(fakes["cmake_log"].read_text().splitlines()[0])
+    assert "-DCMAKE_CUDA_ARCHITECTURES=89;90" in configure  # one tool for the union of the devices
+
+
+def test_pipeline_device_must_be_an_index_or_all(fakes: dict[str, Path]) -> None:
+    result = _invoke("pipeline", "--prefix", str(fakes["prefix"]), "--device", "gpu0")
+    assert result.exit_code == 2 and "--device 'gpu0' is not a device index" in result.output
