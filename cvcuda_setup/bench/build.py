@@ -18,7 +18,6 @@ import shlex
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any, Literal
 
 from rich.table import Table
 
-from cvcuda_setup.bench.common import BenchError, log_excerpt
+from cvcuda_setup.bench.common import BenchError, run_logged
 from cvcuda_setup.console import console
 from cvcuda_setup.errors import BuildError, ToolchainError, UsageError
 
@@ -242,28 +241,6 @@ def fresh_dir(path: Path) -> Path:
     return path
 
 
-def _run(argv: Sequence[str], log: Path, what: str, env: Mapping[str, str] | None = None) -> float:
-    """Run with output to ``log``; seconds taken; a ``BuildError`` with the log's tail on failure."""
-    start = time.monotonic()
-    with log.open("a", encoding="utf-8") as handle:
-        handle.write("$ " + shlex.join(list(argv)) + "\n")
-        handle.flush()
-        try:
-            proc = subprocess.run(
-                list(argv),
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                env=None if env is None else dict(env),
-                check=False,
-            )
-        except FileNotFoundError:
-            raise ToolchainError(f"{argv[0]} not found") from None
-    seconds = time.monotonic() - start
-    if proc.returncode != 0:
-        raise BuildError(f"{what} failed (exit {proc.returncode}); log: {log}\n{log_excerpt(log)}")
-    return seconds
-
-
 def ninja_commands(ninja: str, build_dir: Path) -> list[str]:
     """``ninja -C build_dir -t commands``: every command of a full build, one per line."""
     try:
@@ -328,7 +305,7 @@ def measure_recipe(recipe_name: str, options: BuildBenchOptions) -> RecipeCost:
         env = launcher_env(launcher, cache_dir_of_launcher)
     log = run_dir / "configure.log"
     with console.step(f"configure {recipe.name} (log: {log})"):
-        configure_s = _run(plan.configure_command(), log, f"configuring recipe {recipe.name}", env)
+        configure_s = run_logged(plan.configure_command(), log, f"configuring recipe {recipe.name}", env)
     counts = count_commands(ninja_commands(plan.ninja, build_dir))
     console.info(
         f"{recipe.name}: {counts.total} ninja commands, {counts.compile} compiles, "
@@ -341,19 +318,19 @@ def measure_recipe(recipe_name: str, options: BuildBenchOptions) -> RecipeCost:
         assert env is not None
         try:
             with console.step(f"cold build of {recipe.name} with an empty {launcher.name} cache"):
-                cold = _run(
+                cold = run_logged(
                     plan.build_command(), run_dir / "build-cold.log", f"cold build of {recipe.name}", env
                 )
             shutil.rmtree(build_dir)
             with console.step(f"configure {recipe.name} again into a fresh build directory"):
-                _run(
+                run_logged(
                     plan.configure_command(),
                     run_dir / "configure-warm.log",
                     f"configuring {recipe.name}",
                     env,
                 )
             with console.step(f"warm build of {recipe.name} (same {launcher.name} cache)"):
-                warm = _run(
+                warm = run_logged(
                     plan.build_command(), run_dir / "build-warm.log", f"warm build of {recipe.name}", env
                 )
             stats = _launcher_stats(launcher, env)

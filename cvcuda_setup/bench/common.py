@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+import shlex
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cvcuda_setup.errors import CvCudaSetupError, NoGpuError, UsageError
+from cvcuda_setup.errors import BuildError, CvCudaSetupError, NoGpuError, ToolchainError, UsageError
 from cvcuda_setup.model import GpuDevice
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
@@ -141,3 +145,28 @@ def output_target(value: str | None) -> tuple[bool, Path | None]:
     if value == "-":
         return True, None
     return False, Path(value).expanduser()
+
+
+def run_logged(argv: Sequence[str], log: Path, what: str, env: Mapping[str, str] | None = None) -> float:
+    """Run ``argv`` (a list, no shell) with its output appended to ``log``; seconds taken.
+
+    A missing program is a ``ToolchainError``; a non-zero exit a ``BuildError`` with the log's first error.
+    """
+    start = time.monotonic()
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write("$ " + shlex.join(list(argv)) + "\n")
+        handle.flush()
+        try:
+            proc = subprocess.run(
+                list(argv),
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                env=None if env is None else dict(env),
+                check=False,
+            )
+        except FileNotFoundError:
+            raise ToolchainError(f"{argv[0]} not found") from None
+    seconds = time.monotonic() - start
+    if proc.returncode != 0:
+        raise BuildError(f"{what} failed (exit {proc.returncode}); log: {log}\n{log_excerpt(log)}")
+    return seconds

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import cvcuda_setup
-from cvcuda_setup.bench.common import BenchError, log_excerpt
+from cvcuda_setup.bench.common import BenchError, run_logged
 from cvcuda_setup.console import console
 from cvcuda_setup.errors import BuildError, NoGpuError, ToolchainError, UsageError
 
@@ -89,24 +89,6 @@ def build_dir_for(cache_dir: Path, source: Path, prefix: Path, cuda_arch: str) -
     return cache_dir / "bench" / hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def _run_logged(argv: Sequence[str], log: Path, what: str, env: Mapping[str, str] | None = None) -> None:
-    with log.open("a", encoding="utf-8") as handle:
-        handle.write("$ " + " ".join(argv) + "\n")
-        handle.flush()
-        try:
-            proc = subprocess.run(
-                list(argv),
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                env=None if env is None else dict(env),
-                check=False,
-            )
-        except FileNotFoundError as exc:
-            raise ToolchainError(f"{argv[0]} not found ({exc})") from None
-    if proc.returncode != 0:
-        raise BuildError(f"{what} failed (exit {proc.returncode}); log: {log}\n{log_excerpt(log)}")
-
-
 def build_tool(prefix: Path, *, cache_dir: Path, cuda_arch: str, jobs: int | None = None) -> Path:
     """Compile the tool against ``prefix`` (configure once, then an incremental ninja build); its path."""
     if not prefix.is_dir():
@@ -135,14 +117,14 @@ def build_tool(prefix: Path, *, cache_dir: Path, cuda_arch: str, jobs: int | Non
     configured = stamp.is_file() and (build / "build.ninja").is_file() and _read_json(stamp) == {"args": args}
     with console.step(f"build {TOOL_NAME} against {prefix}"):
         if not configured:
-            _run_logged(
+            run_logged(
                 [cmake, *args], log, "configuring the benchmark (is OpenCV with CUDA and the plugin there?)"
             )
             stamp.write_text(json.dumps({"args": args}), encoding="utf-8")
         build_cmd = [cmake, "--build", str(build), "--target", TOOL_NAME]
         if jobs:
             build_cmd += ["--parallel", str(jobs)]
-        _run_logged(build_cmd, log, f"building {TOOL_NAME}")
+        run_logged(build_cmd, log, f"building {TOOL_NAME}")
     exe = build / TOOL_NAME
     if not exe.is_file():
         raise BuildError(f"the build finished but {exe} is missing; log: {log}")
