@@ -42,7 +42,16 @@ st_doctor() { "${CVS[@]}" doctor --recipe minimal --json > "$W/report/doctor.jso
 st_doctor_seed() { "${CVS[@]}" doctor --recipe seed --json > "$W/report/doctor-seed.json"; rc=$?; cat "$W/report/doctor-seed.json"; return $rc; }
 st_unpack() {  # a prefix built elsewhere (same path, /tmp/cvs/prefix); its manifest names that machine's Python
   tar -C "$W" -xJf "$GPU_DIR/prefix.tar.xz" && ls "$P" && cp "$P/share/cvcuda-setup/manifest.json" "$W/report/manifest-main.json"
-  for f in "$P"/lib/libopencv_*.so.*.*.*; do ldd "$f" | grep "not found" && echo "  ^ in $f"; done; true
+  for f in "$P"/lib/libopencv_*.so.*.*.*; do ldd "$f" | grep "not found" && echo "  ^ in $f"; done
+  # The manifest names the build machine's interpreter; where it does not exist here, a wrapper stands in
+  # for it that runs this host's Python 3.12 (same minor version, numpy 2.x).
+  local py
+  py=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['python']['executable'])" "$P/share/cvcuda-setup/manifest.json")
+  if [ -n "$py" ] && [ ! -e "$py" ]; then
+    mkdir -p "$(dirname "$py")" && printf '#!/bin/sh\nexec %s "$@"\n' "$PY" > "$py" && chmod +x "$py"
+    echo "wrapper $py -> $PY"
+  fi
+  true
 }
 st_plugin_test() {  # plugin with its C++ tests (ctest runs inside), for this machine's Python
   "${CVS[@]}" plugin --prefix "$P" --python "$PY" --build-dir "$W/build/plugin" --test --json > "$W/report/plugin.json"
