@@ -174,6 +174,9 @@ class BuildPlan:
 
     def configure_command(self) -> list[str]:
         cmd = [self.cmake, "-S", str(self.source_dir), "-B", str(self.build_dir), "-G", "Ninja"]
+        # Named, not left to the cache: a build dir configured by another ninja (another venv or checkout
+        # that is gone now) would otherwise keep pointing at it and fail to reconfigure.
+        cmd.append(f"-DCMAKE_MAKE_PROGRAM={self.ninja}")
         cmd += [f"-D{name}={value}" for name, value in self.cmake_options]
         return cmd
 

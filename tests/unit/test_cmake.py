@@ -642,7 +642,15 @@ def test_ctrl_c_stops_ninja_and_its_children_and_leaves_the_build_dir_reusable(f
     )
     pidfile = fakes.root / "ninja.pid"
     env = {**os.environ, "FAKE_NINJA_PIDFILE": str(pidfile), "FAKE_NINJA_SLEEP": "0.2", "FAKE_STEPS": "200"}
-    proc = subprocess.Popen([sys.executable, str(script)], env=env, stderr=subprocess.PIPE, text=True)
+    # A test runner started in the background (`cmd &` in a script) inherits SIGINT ignored, and Python
+    # then installs no KeyboardInterrupt handler: give the driver the default disposition, as a shell would.
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 30
     while not pidfile.is_file() and time.monotonic() < deadline:
         time.sleep(0.05)
