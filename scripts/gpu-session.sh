@@ -40,19 +40,22 @@ st_info() {
 st_doctor() { "${CVS[@]}" doctor --recipe minimal --json > "$W/report/doctor.json"; rc=$?; cat "$W/report/doctor.json"; return $rc; }
 # seed turns cuDNN on, so doctor looks for it too
 st_doctor_seed() { "${CVS[@]}" doctor --recipe seed --json > "$W/report/doctor-seed.json"; rc=$?; cat "$W/report/doctor-seed.json"; return $rc; }
-st_unpack() {  # a prefix built elsewhere (same path, /tmp/cvs/prefix); its manifest names that machine's Python
-  tar -C "$W" -xJf "$GPU_DIR/prefix.tar.xz" && ls "$P" && cp "$P/share/cvcuda-setup/manifest.json" "$W/report/manifest-main.json"
-  for f in "$P"/lib/libopencv_*.so.*.*.*; do ldd "$f" | grep "not found" && echo "  ^ in $f"; done
+unpack_prefix() {  # unpack_prefix DIR: .gpu/DIR.tar.xz, built elsewhere into /tmp/cvs/DIR (same path here)
+  local dir=$1 py
+  tar -C "$W" -xJf "$GPU_DIR/$dir.tar.xz" && ls "$W/$dir" && cp "$W/$dir/share/cvcuda-setup/manifest.json" "$W/report/manifest-$dir.json"
+  for f in "$W/$dir"/lib/libopencv_*.so.*.*.*; do ldd "$f" | grep "not found" && echo "  ^ in $f"; done
   # The manifest names the build machine's interpreter; where it does not exist here, a wrapper stands in
   # for it that runs this host's Python 3.12 (same minor version, numpy 2.x).
-  local py
-  py=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['python']['executable'])" "$P/share/cvcuda-setup/manifest.json")
+  py=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['python']['executable'])" "$W/$dir/share/cvcuda-setup/manifest.json")
   if [ -n "$py" ] && [ ! -e "$py" ]; then
     mkdir -p "$(dirname "$py")" && printf '#!/bin/sh\nexec %s "$@"\n' "$PY" > "$py" && chmod +x "$py"
     echo "wrapper $py -> $PY"
   fi
   true
 }
+st_unpack() { unpack_prefix prefix; }
+st_unpack80() { unpack_prefix prefix80; }
+st_plugin80() { "${CVS[@]}" plugin --prefix "$P80" --python "$PY" --build-dir "$W/build/plugin80"; }
 st_plugin_test() {  # plugin with its C++ tests (ctest runs inside), for this machine's Python
   "${CVS[@]}" plugin --prefix "$P" --python "$PY" --build-dir "$W/build/plugin" --test --json > "$W/report/plugin.json"
   local rc=$?; cat "$W/report/plugin.json"; ctest --test-dir "$W/build/plugin" --output-on-failure -V > "$W/report/ctest.log" 2>&1
