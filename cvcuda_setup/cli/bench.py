@@ -90,6 +90,16 @@ Examples:
 """
 
 
+# Options that the benchmark commands share.
+PrefixOpt = Annotated[Path | None, typer.Option("--prefix", "-p", help="The OpenCV + plugin install prefix.")]
+JsonOpt = Annotated[
+    str | None,
+    typer.Option("--json", help="Write the figures as JSON to FILE ('-': print instead of the table)."),
+]
+CacheDirOpt = Annotated[Path | None, typer.Option("--cache-dir", help="Where the tool is built [cache].")]
+JobsOpt = Annotated[int | None, typer.Option("--jobs", "-j", help="Parallel jobs for building the tool.")]
+
+
 def _write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -109,9 +119,7 @@ def _check_int(option: str, value: int, low: int, high: int) -> None:
 
 @guard
 def pipeline(
-    prefix: Annotated[
-        Path | None, typer.Option("--prefix", "-p", help="The OpenCV + plugin install prefix.")
-    ] = None,
+    prefix: PrefixOpt = None,
     sizes: Annotated[
         str, typer.Option("--sizes", help="Frame sizes, WIDTHxHEIGHT, comma separated.")
     ] = "640x480,1920x1080,3840x2160,7680x4320",
@@ -129,19 +137,12 @@ def pipeline(
     strategies: Annotated[
         str | None, typer.Option("--strategies", help="Subset to run, comma separated [all].")
     ] = None,
-    json_file: Annotated[
-        str | None,
-        typer.Option("--json", help="Write the figures as JSON to FILE ('-': print instead of the table)."),
-    ] = None,
+    json_file: JsonOpt = None,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write a plot (PNG/SVG/PDF) of ms/frame vs MP.")
     ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="Where the tool is built [cache].")
-    ] = None,
-    jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", help="Parallel jobs for building the tool.")
-    ] = None,
+    cache_dir: CacheDirOpt = None,
+    jobs: JobsOpt = None,
 ) -> None:
     frame_sizes = parse_sizes(sizes)
     names = pipeline_bench.parse_strategies(strategies)
@@ -204,9 +205,7 @@ def pipeline(
 
 @guard
 def alloc(
-    prefix: Annotated[
-        Path | None, typer.Option("--prefix", "-p", help="The OpenCV + plugin install prefix.")
-    ] = None,
+    prefix: PrefixOpt = None,
     sizes: Annotated[str, typer.Option("--sizes", help="Frame sizes, WIDTHxHEIGHT, comma separated.")] = (
         "1920x1080,3840x2160"
     ),
@@ -217,16 +216,9 @@ def alloc(
         float, typer.Option("--max-seconds", help="Stop one measurement after this long (at least 3 cycles).")
     ] = 3.0,
     device: Annotated[int, typer.Option("--device", help="CUDA device index.")] = 0,
-    json_file: Annotated[
-        str | None,
-        typer.Option("--json", help="Write the figures as JSON to FILE ('-': print instead of the table)."),
-    ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option("--cache-dir", help="Where the tool is built [cache].")
-    ] = None,
-    jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", help="Parallel jobs for building the tool.")
-    ] = None,
+    json_file: JsonOpt = None,
+    cache_dir: CacheDirOpt = None,
+    jobs: JobsOpt = None,
 ) -> None:
     frame_sizes = parse_sizes(sizes)
     _check_int("--iterations", iterations, 1, 10_000_000)
@@ -289,10 +281,7 @@ def build(
     define: Annotated[
         list[str] | None, typer.Option("-D", help="Override a CMake option (repeatable).")
     ] = None,
-    json_file: Annotated[
-        str | None,
-        typer.Option("--json", help="Write the figures as JSON to FILE ('-': print instead of the table)."),
-    ] = None,
+    json_file: JsonOpt = None,
 ) -> None:
     from cvcuda_setup.bench.build import BuildBenchOptions, document, measure_recipe, table
 
