@@ -7,8 +7,9 @@
 # Prebuilt mode (when device time is short): build the prefix elsewhere into /tmp/cvs/prefix with
 # `cvcuda-setup build ... --prefix /tmp/cvs/prefix --python <a 3.12>`, pack it as .gpu/prefix.tar.xz
 # (tar -C /tmp/cvs -cJf .gpu/prefix.tar.xz prefix), carry .gpu, and run with
-#   CVS_STAGES="info doctor doctor_seed unpack env_check plugin_test verify_main gpu_pytest sanitizer
-#               bench_alloc bench_pipeline wheel_venv"
+#   CVS_STAGES="info unpack plugin_test verify_main sanitizer wheel_venv gpu_pytest bench_alloc bench_pipeline"
+# (run E in docs/gpu-runs.md). An 8.0-only prefix packed as .gpu/prefix80.tar.xz (tar -C /tmp/cvs -cJf ...
+# prefix80) goes with CVS_STAGES="unpack80 plugin80 verify_80": verify must fail the arch check there.
 set -u
 W=${CVS_WORK:-/tmp/cvs}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
