@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cvcuda_setup.errors import InstallError
+from cvcuda_setup.model import jsonable
 
 SCHEMA = "cvcuda-setup/manifest/1"
 MANIFEST_RELPATH = Path("share") / "cvcuda-setup" / "manifest.json"
@@ -62,7 +63,7 @@ class BuildSummary:
         return self.opencv_version is not None
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = _jsonable(asdict(self))
+        data: dict[str, Any] = jsonable(asdict(self))
         return data
 
 
@@ -212,7 +213,7 @@ class Manifest:
         data = asdict(self)
         extra = data.pop("extra")
         ordered = {"schema": data.pop("schema"), **data}
-        out: dict[str, Any] = _jsonable({**ordered, **extra})
+        out: dict[str, Any] = jsonable({**ordered, **extra})
         return out
 
     @classmethod
@@ -316,13 +317,3 @@ def summary_lines(manifest: Manifest) -> list[str]:
     lines.append(f"  took:      {durations}")
     lines.append(f"  manifest:  {manifest_path(Path(manifest.prefix))}")
     return lines
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    return obj

@@ -196,7 +196,7 @@ class BuildPlan:
         ]
 
     def to_json(self) -> dict[str, Any]:
-        data = _jsonable(asdict(self))
+        data = jsonable(asdict(self))
         assert isinstance(data, dict)
         data["cmake_options"] = dict(self.cmake_options)
         data["arch"]["cuda_arch_bin"] = self.arch.cuda_arch_bin
@@ -209,11 +209,12 @@ class BuildPlan:
         return data
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
+    """``obj`` with paths as strings and tuples as lists, ready for ``json.dumps``."""
     if isinstance(obj, Path):
         return str(obj)
     if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     return obj

@@ -35,6 +35,7 @@ from typing import Any
 
 from cvcuda_setup.console import console
 from cvcuda_setup.errors import BuildError, ToolchainError, UsageError
+from cvcuda_setup.model import jsonable
 
 #: The package the native sources ship in (``cvcuda_setup/_data/native`` in a wheel).
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -208,7 +209,7 @@ class PluginPlan:
         return env
 
     def to_json(self) -> dict[str, Any]:
-        data = _jsonable(asdict(self))
+        data = jsonable(asdict(self))
         data["commands"] = self.commands()
         return data  # type: ignore[no-any-return]
 
@@ -232,17 +233,7 @@ class PluginResult:
     warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))  # type: ignore[no-any-return]
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    return obj
+        return jsonable(asdict(self))  # type: ignore[no-any-return]
 
 
 # -- locating things --------------------------------------------------------------------------------
