@@ -10,6 +10,8 @@
 #   CVS_STAGES="info unpack plugin_test verify_main sanitizer wheel_venv gpu_pytest bench_alloc bench_pipeline"
 # (run E in docs/gpu-runs.md). An 8.0-only prefix packed as .gpu/prefix80.tar.xz (tar -C /tmp/cvs -cJf ...
 # prefix80) goes with CVS_STAGES="unpack80 plugin80 verify_80": verify must fail the arch check there.
+# `cvcuda-setup ci` end to end from the bundle: CVS_WORK=/tmp/cvsci CVS_STAGES="info ci env_check gpu_pytest";
+# it may run beside a /tmp/cvs session (its own work dir, status and results archive).
 set -u
 W=${CVS_WORK:-/tmp/cvs}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -95,6 +97,10 @@ st_build_80() {
 st_verify_80() {
   "${CVS[@]}" verify --prefix "$P80" --require-gpu --json "$W/report/verify-80.json" --junit "$W/report/verify-80.xml"
   local rc=$?; echo "verify on the 8.0-only build exited $rc (expected: non-zero, arch check failing)"; return $rc
+}
+st_ci() {  # issue 8: the whole pipeline as a CI job runs it, from the source bundle, into its own report folder
+  "${CVS[@]}" ci --recipe minimal --arch auto --source "$BUNDLE" --prefix "$P" --build-dir "$W/build" \
+    --report "$W/report/ci" --launcher none --python "$PY"
 }
 st_bench_alloc() { "${CVS[@]}" bench alloc --prefix "$P" --json "$W/report/bench-alloc.json"; }
 # no matplotlib on the GPU host: plot later with `cvcuda-setup bench plot report/bench-pipeline.json`
