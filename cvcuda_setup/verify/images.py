@@ -19,8 +19,10 @@ import numpy.typing as npt
 
 Image = npt.NDArray[np.uint8]
 
-#: Sizes the generated patterns are rendered at, (width, height).
-SIZES: tuple[tuple[int, int], ...] = ((640, 480), (1920, 1080), (3840, 2160))
+#: Sizes the generated patterns are rendered at, (width, height). 641x479 has rows that are no multiple of the
+#: texture pitch alignment (32 bytes): CUDA Canny reads its input through a texture and refuses such a GpuMat,
+#: so this size proves the mapped buffers are padded (the photos in samples/data have such widths too).
+SIZES: tuple[tuple[int, int], ...] = ((640, 480), (641, 479), (1920, 1080), (3840, 2160))
 
 #: Extensions of photos picked up from samples/data and ``--images DIR``.
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".webp")

@@ -400,6 +400,7 @@ def _one_pipeline(
     for name, arr, gm in (("src", src, g_src), ("blur", blur, g_blur), ("edges", edges, g_edges)):
         buffers[name] = {
             "host_pointer": int(arr.ctypes.data),
+            "step": int(arr.strides[0]),
             "gpumat_cuda_ptr": int(gm.cudaPtr()),
             "device_pointer": int(z.device_pointer(arr)),
             "attributes": _attrs(z, arr),

@@ -8,7 +8,7 @@
 //                     to the pool
 //   Registration      a cudaHostRegister'ed range of another object's memory (it keeps that object alive);
 //                     close() / leaving the with-block / deallocation unregisters
-//   alloc, device_pointer, pointer_attributes, pool_stats, trim, set_pool_limit, setup_device,
+//   alloc, device_pointer, pointer_attributes, pool_stats, trim, set_pool_limit, setup_device, row_alignment,
 //   device_count, describe, and the exception CudaError (a RuntimeError)
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -358,13 +358,30 @@ PyObject* py_setup_device(PyObject*, PyObject* args) {
     Py_END_ALLOW_THREADS
     if (error) return raise_exception(error);
     return Py_BuildValue(
-        "{s:i,s:s,s:i,s:i,s:O,s:O,s:O,s:O,s:i,s:I,s:I,s:O,s:O,s:s}", "device", s->device, "name", s->name.c_str(),
+        "{s:i,s:s,s:i,s:i,s:O,s:O,s:O,s:O,s:i,s:I,s:I,s:O,s:O,s:n,s:n,s:s}", "device", s->device, "name",
+        s->name.c_str(),
         "major", s->major, "minor", s->minor, "integrated", s->integrated ? Py_True : Py_False,
         "can_map_host_memory", s->can_map_host_memory ? Py_True : Py_False, "unified_addressing",
         s->unified_addressing ? Py_True : Py_False, "host_pointer_is_device_pointer",
         s->host_pointer_is_device_pointer ? Py_True : Py_False, "context_was_active", s->context_was_active,
         "flags_before", s->flags_before, "flags_after", s->flags_after, "map_host", s->map_host ? Py_True : Py_False,
-        "set_flags_called", s->set_flags_called ? Py_True : Py_False, "note", s->note.c_str());
+        "set_flags_called", s->set_flags_called ? Py_True : Py_False, "texture_pitch_alignment",
+        static_cast<Py_ssize_t>(s->texture_pitch_alignment), "texture_alignment",
+        static_cast<Py_ssize_t>(s->texture_alignment), "note", s->note.c_str());
+}
+
+PyObject* py_row_alignment(PyObject*, PyObject*) {
+    std::size_t alignment = 0;
+    std::exception_ptr error;
+    Py_BEGIN_ALLOW_THREADS
+    try {
+        alignment = cvzc::mapped_allocator()->effective_row_alignment();
+    } catch (...) {
+        error = std::current_exception();
+    }
+    Py_END_ALLOW_THREADS
+    if (error) return raise_exception(error);
+    return PyLong_FromSize_t(alignment);
 }
 
 PyObject* py_device_count(PyObject*, PyObject*) {
@@ -389,6 +406,8 @@ PyMethodDef module_methods[] = {
     {"trim", py_trim, METH_VARARGS, "trim(keep_bytes=0) -> int: bytes of cached pinned memory freed"},
     {"set_pool_limit", py_set_pool_limit, METH_O, "set_pool_limit(nbytes): bound on cached (idle) bytes"},
     {"setup_device", py_setup_device, METH_VARARGS, "setup_device(index=0) -> dict: one-time mapped set-up"},
+    {"row_alignment", py_row_alignment, METH_NOARGS,
+     "row_alignment() -> int: bytes the plugin's Mats round row steps up to on the current device"},
     {"device_count", py_device_count, METH_NOARGS, "device_count() -> (count, error or None)"},
     {"describe", py_describe, METH_NOARGS, "describe() -> dict: library, driver and runtime versions"},
     {nullptr, nullptr, 0, nullptr},

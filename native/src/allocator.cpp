@@ -4,23 +4,38 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <tuple>
 #include <utility>
 
+#include "cvcuda_zerocopy/device.hpp"
 #include "cvcuda_zerocopy/flags.hpp"
 
 namespace cvcuda_zerocopy {
 
 namespace detail {
 
-std::size_t compute_layout(int dims, const int* sizes, int type, const void* data, size_t* step) {
+void check_row_alignment(std::size_t alignment) {
+    if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
+        CV_Error(cv::Error::StsBadArg,
+                 cv::format("row alignment %zu is not a power of two (use 1 for tight rows)", alignment));
+    }
+}
+
+std::size_t compute_layout(int dims, const int* sizes, int type, const void* data, size_t* step,
+                           std::size_t row_alignment) {
     if (dims < 0 || dims > CV_MAX_DIM) {
         CV_Error(cv::Error::StsOutOfRange, cv::format("dims = %d is outside 0..%d", dims, CV_MAX_DIM));
     }
     if (dims > 0 && sizes == nullptr) CV_Error(cv::Error::StsNullPtr, "sizes is null");
+    check_row_alignment(row_alignment);
     std::size_t total = CV_ELEM_SIZE(type);
     for (int i = dims - 1; i >= 0; --i) {
         if (sizes[i] < 0) {
             CV_Error(cv::Error::StsOutOfRange, cv::format("sizes[%d] = %d is negative", i, sizes[i]));
+        }
+        if (data == nullptr && i == dims - 2 && row_alignment > 1) {
+            // total is one row's bytes here (at most INT_MAX * CV_ELEM_SIZE, so rounding up cannot overflow)
+            total = (total + row_alignment - 1) & ~(row_alignment - 1);
         }
         if (step != nullptr) {
             if (data != nullptr && step[i] != CV_AUTOSTEP) {
@@ -46,17 +61,28 @@ std::size_t compute_layout(int dims, const int* sizes, int type, const void* dat
 
 }  // namespace detail
 
-MappedAllocator::MappedAllocator(unsigned flags, bool pooled, HostPool* pool)
-    : flags_(flags | kMapped), pooled_(pooled), pool_(pool != nullptr ? pool : &default_pool()) {
+MappedAllocator::MappedAllocator(unsigned flags, bool pooled, HostPool* pool, std::size_t row_alignment)
+    : flags_(flags | kMapped),
+      pooled_(pooled),
+      pool_(pool != nullptr ? pool : &default_pool()),
+      row_alignment_(row_alignment) {
     if ((flags & ~kAllHostFlags) != 0) {
         CV_Error(cv::Error::StsBadFlag,
                  cv::format("MappedAllocator: flags 0x%x has bits outside kMapped|kPortable|kWriteCombined", flags));
     }
+    if (row_alignment != kDeviceRowAlignment) detail::check_row_alignment(row_alignment);
+}
+
+std::size_t MappedAllocator::effective_row_alignment() const {
+    if (row_alignment_ != kDeviceRowAlignment) return row_alignment_;
+    const std::size_t device_alignment = setup_device(ensure_device()).texture_pitch_alignment;
+    return device_alignment > 0 ? device_alignment : kTightRows;
 }
 
 cv::UMatData* MappedAllocator::allocate(int dims, const int* sizes, int type, void* data, size_t* step,
                                         cv::AccessFlag /*flags*/, cv::UMatUsageFlags /*usage*/) const {
-    const std::size_t total = detail::compute_layout(dims, sizes, type, data, step);
+    const std::size_t alignment = (data == nullptr && dims >= 2) ? effective_row_alignment() : kTightRows;
+    const std::size_t total = detail::compute_layout(dims, sizes, type, data, step, alignment);
     if (data != nullptr) {
         auto* u = new cv::UMatData(this);
         u->data = u->origdata = static_cast<uchar*>(data);
@@ -98,18 +124,20 @@ void MappedAllocator::deallocate(cv::UMatData* u) const noexcept {
     delete u;
 }
 
-MappedAllocator* mapped_allocator(unsigned flags, bool pooled) {
+MappedAllocator* mapped_allocator(unsigned flags, bool pooled, std::size_t row_alignment) {
     if ((flags & ~kAllHostFlags) != 0) {
         CV_Error(cv::Error::StsBadFlag,
                  cv::format("mapped_allocator: flags 0x%x has bits outside kMapped|kPortable|kWriteCombined", flags));
     }
+    if (row_alignment != kDeviceRowAlignment) detail::check_row_alignment(row_alignment);
     static std::mutex* mutex = new std::mutex;
-    static auto* instances = new std::map<std::pair<unsigned, bool>, MappedAllocator*>;
-    const auto key = std::make_pair(flags | kMapped, pooled);
+    static auto* instances = new std::map<std::tuple<unsigned, bool, std::size_t>, MappedAllocator*>;
+    const auto key = std::make_tuple(flags | kMapped, pooled, row_alignment);
     std::lock_guard<std::mutex> lock(*mutex);
     auto found = instances->find(key);
     if (found != instances->end()) return found->second;
-    auto* allocator = new MappedAllocator(key.first, pooled);  // never destroyed: Mats may outlive main()
+    // never destroyed: Mats may outlive main()
+    auto* allocator = new MappedAllocator(flags | kMapped, pooled, nullptr, row_alignment);
     instances->emplace(key, allocator);
     return allocator;
 }

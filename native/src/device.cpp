@@ -105,6 +105,8 @@ std::unique_ptr<DeviceSetup> do_setup(int device) {
     s.can_map_host_memory = attribute(cudaDevAttrCanMapHostMemory, device) != 0;
     s.unified_addressing = attribute(cudaDevAttrUnifiedAddressing, device) != 0;
     s.host_pointer_is_device_pointer = attribute(cudaDevAttrCanUseHostPointerForRegisteredMem, device) != 0;
+    s.texture_pitch_alignment = static_cast<std::size_t>(attribute(cudaDevAttrTexturePitchAlignment, device));
+    s.texture_alignment = static_cast<std::size_t>(attribute(cudaDevAttrTextureAlignment, device));
     if (!s.can_map_host_memory) {
         CV_Error(cv::Error::StsNotImplemented,
                  cv::format("CUDA device %d (%s) cannot map host memory (canMapHostMemory = 0): zero-copy is "

@@ -4,6 +4,7 @@
 
 #include <opencv2/core.hpp>
 
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -29,40 +30,96 @@ const std::vector<Case> kCases = {
 }  // namespace
 
 TEST_CASE(every_case_allocated_for_real) {
-    require_gpu();
+    const cvzc::DeviceSetup& setup = require_gpu();
+    REQUIRE(setup.texture_pitch_alignment > 0);
     cvzc::HostPool pool;
-    cvzc::MappedAllocator alloc(cvzc::kMapped, true, &pool);
-    cvzc::DefaultAllocatorGuard guard(&alloc);
-    for (const Case& c : kCases) {
-        const int dims = static_cast<int>(c.sizes.size());
-        cv::Mat m(dims, c.sizes.data(), c.type);
-        REQUIRE(m.u != nullptr);
-        CHECK(cvzc::allocated_by_plugin(m));
-        CHECK(m.u->currAllocator == &alloc);
-        CHECK(!(m.u->flags & cv::UMatData::USER_ALLOCATED));
-        CHECK(m.u->data == m.u->origdata);
-        CHECK(m.data == m.u->data);
-        size_t expect = CV_ELEM_SIZE(c.type);
-        for (int i = m.dims - 1; i >= 0; --i) {
-            CHECK_EQ(m.step[i], expect);
-            expect *= static_cast<size_t>(m.size[i]);
+    // tight rows: every Mat continuous, steps exactly OpenCV's; device rows: step[dims-2] padded to the
+    // device's texturePitchAlignment, continuous only where the row already was a multiple
+    for (const std::size_t row_alignment : {cvzc::kTightRows, cvzc::kDeviceRowAlignment}) {
+        cvzc::MappedAllocator alloc(cvzc::kMapped, true, &pool, row_alignment);
+        const std::size_t align = alloc.effective_row_alignment();
+        CHECK_EQ(align, row_alignment == cvzc::kTightRows ? std::size_t(1) : setup.texture_pitch_alignment);
+        cvzc::DefaultAllocatorGuard guard(&alloc);
+        for (const Case& c : kCases) {
+            const int dims = static_cast<int>(c.sizes.size());
+            cv::Mat m(dims, c.sizes.data(), c.type);
+            REQUIRE(m.u != nullptr);
+            CHECK(cvzc::allocated_by_plugin(m));
+            CHECK(m.u->currAllocator == &alloc);
+            CHECK(!(m.u->flags & cv::UMatData::USER_ALLOCATED));
+            CHECK(m.u->data == m.u->origdata);
+            CHECK(m.data == m.u->data);
+            size_t expect = CV_ELEM_SIZE(c.type);
+            bool padded = false;
+            for (int i = m.dims - 1; i >= 0; --i) {
+                if (i == m.dims - 2) {
+                    const size_t row = (expect + align - 1) / align * align;
+                    bool rows_above = false;  // OpenCV ignores leading dimensions of size 1
+                    for (int k = 0; k < m.dims - 1; ++k) rows_above = rows_above || m.size[k] > 1;
+                    padded = row != expect && rows_above;
+                    expect = row;
+                    CHECK_EQ(m.step[i] % align, size_t(0));
+                }
+                CHECK_EQ(m.step[i], expect);
+                expect *= static_cast<size_t>(m.size[i]);
+            }
+            CHECK_EQ(m.u->size, expect);
+            CHECK(m.isContinuous() == !padded);
+            std::memset(m.data, 0xA5, m.u->size);  // every byte is writable host memory
+            void* alias = nullptr;
+            CHECK(raw_is_mapped(m.data, &alias));
+            void* by_get = nullptr;
+            CHECK_EQ(cudaHostGetDevicePointer(&by_get, m.u->origdata, 0), cudaSuccess);
+            CHECK(by_get == alias);
+            CHECK(m.u->handle == alias);  // UMatData::handle carries the device alias
+            CHECK(cvzc::device_pointer(m) == alias);
+            CHECK_EQ(reinterpret_cast<std::uintptr_t>(alias) % setup.texture_alignment, std::uintptr_t(0));
+            const cvzc::PointerAttributes a = cvzc::pointer_attributes(m.data);
+            CHECK(a.type == cvzc::MemoryType::Host);
+            CHECK(a.device_pointer == alias);
+            CHECK(a.host_pointer == m.data);
         }
-        CHECK_EQ(m.u->size, expect);
-        CHECK(m.isContinuous());
-        std::memset(m.data, 0xA5, m.u->size);  // every byte is writable host memory
-        void* alias = nullptr;
-        CHECK(raw_is_mapped(m.data, &alias));
-        void* by_get = nullptr;
-        CHECK_EQ(cudaHostGetDevicePointer(&by_get, m.u->origdata, 0), cudaSuccess);
-        CHECK(by_get == alias);
-        CHECK(m.u->handle == alias);  // UMatData::handle carries the device alias
-        CHECK(cvzc::device_pointer(m) == alias);
-        const cvzc::PointerAttributes a = cvzc::pointer_attributes(m.data);
-        CHECK(a.type == cvzc::MemoryType::Host);
-        CHECK(a.device_pointer == alias);
-        CHECK(a.host_pointer == m.data);
     }
     CHECK_EQ(pool.stats().bytes_in_use, size_t(0));
+}
+
+/// The failure this padding prevents: a pitched 2-D texture (what cuda::Canny builds over its input) over the
+/// view of an odd-width 8-bit Mat. With tight rows (641 bytes) CUDA refuses it; padded rows work.
+TEST_CASE(odd_width_views_take_a_texture) {
+    const cvzc::DeviceSetup& setup = require_gpu();
+    cvzc::DefaultAllocatorGuard guard;  // the default: the device's row alignment
+    cv::Mat m(479, 641, CV_8UC1, cv::Scalar(7));
+    CHECK_EQ(m.step[0] % setup.texture_pitch_alignment, size_t(0));
+    CHECK(m.step[0] >= size_t(641));
+    const auto try_texture = [](void* ptr, size_t pitch) {
+        cudaResourceDesc res{};
+        res.resType = cudaResourceTypePitch2D;
+        res.res.pitch2D.devPtr = ptr;
+        res.res.pitch2D.desc = cudaCreateChannelDesc(8, 0, 0, 0, cudaChannelFormatKindUnsigned);
+        res.res.pitch2D.width = 641;
+        res.res.pitch2D.height = 479;
+        res.res.pitch2D.pitchInBytes = pitch;
+        cudaTextureDesc tex{};
+        tex.readMode = cudaReadModeElementType;
+        cudaTextureObject_t obj = 0;
+        const cudaError_t status = cudaCreateTextureObject(&obj, &res, &tex, nullptr);
+        if (status == cudaSuccess) {
+            cudaDestroyTextureObject(obj);
+        } else {
+            (void)cudaGetLastError();
+        }
+        return status;
+    };
+    CHECK_EQ(try_texture(cvzc::device_pointer(m), m.step[0]), cudaSuccess);
+    cvzc::MappedAllocator tight(cvzc::kMapped, true, nullptr, cvzc::kTightRows);
+    cv::Mat t;
+    t.allocator = &tight;
+    t.create(479, 641, CV_8UC1);
+    CHECK_EQ(t.step[0], size_t(641));
+    CHECK(t.isContinuous());
+    if (641 % setup.texture_pitch_alignment != 0) {  // always on current GPUs (32)
+        CHECK(try_texture(cvzc::device_pointer(t), t.step[0]) != cudaSuccess);
+    }
 }
 
 TEST_CASE(roi_alias_is_offset_of_the_parent) {

@@ -135,6 +135,46 @@ TEST_CASE(bad_steps_are_rejected) {
     CHECK_THROWS(cvzc::detail::compute_layout(3, sizes3, CV_16UC1, sizes3, short_plane), cv::Exception, "step[0]");
 }
 
+TEST_CASE(rows_are_padded_to_the_row_alignment) {
+    // 641 x 8UC1 rows (641 bytes) round up to 672 = 21 * 32; the element step stays packed
+    const int odd[] = {479, 641};
+    size_t steps[] = {0, 0};
+    CHECK_EQ(cvzc::detail::compute_layout(2, odd, CV_8UC1, nullptr, steps, 32), size_t(479 * 672));
+    CHECK_EQ(steps[0], size_t(672));
+    CHECK_EQ(steps[1], size_t(1));
+    // rows that are already a multiple stay continuous: 640 x 8UC1 (640 = 20 * 32), 1920 x 8UC3
+    const int even[] = {480, 640};
+    CHECK_EQ(cvzc::detail::compute_layout(2, even, CV_8UC1, nullptr, steps, 32), size_t(480 * 640));
+    CHECK_EQ(steps[0], size_t(640));
+    const int hd[] = {1080, 1920};
+    CHECK_EQ(cvzc::detail::compute_layout(2, hd, CV_8UC3, nullptr, steps, 32), size_t(1080 * 5760));
+    CHECK_EQ(steps[0], size_t(5760));
+    // 512 (OpenCV's HostMem pads to textureAlignment) rounds the same rows up to 6144 = 12 * 512
+    CHECK_EQ(cvzc::detail::compute_layout(2, hd, CV_8UC3, nullptr, steps, 512), size_t(1080 * 6144));
+    CHECK_EQ(steps[0], size_t(6144));
+    // n-D: only the innermost row (step[dims-2]) is padded; the planes above it follow from it
+    const int cube[] = {2, 3, 5};
+    size_t steps3[] = {0, 0, 0};
+    CHECK_EQ(cvzc::detail::compute_layout(3, cube, CV_16UC1, nullptr, steps3, 32), size_t(2 * 3 * 32));
+    CHECK_EQ(steps3[2], size_t(2));
+    CHECK_EQ(steps3[1], size_t(32));
+    CHECK_EQ(steps3[0], size_t(96));
+    // 1-D Mats have no rows to pad
+    const int line[] = {641};
+    size_t step1[] = {0};
+    CHECK_EQ(cvzc::detail::compute_layout(1, line, CV_8UC1, nullptr, step1, 32), size_t(641));
+    // user data keeps its own layout: the alignment does not apply
+    size_t given[] = {700, 1};
+    CHECK_EQ(cvzc::detail::compute_layout(2, odd, CV_8UC1, odd, given, 32), size_t(479 * 700));
+    CHECK_EQ(given[0], size_t(700));
+    size_t autostep[] = {CV_AUTOSTEP, CV_AUTOSTEP};
+    CHECK_EQ(cvzc::detail::compute_layout(2, odd, CV_8UC1, odd, autostep, 32), size_t(479 * 641));
+    // an alignment that is not a power of two is refused, naming the value
+    CHECK_THROWS(cvzc::detail::compute_layout(2, odd, CV_8UC1, nullptr, steps, 24), cv::Exception, "24");
+    CHECK_THROWS(cvzc::detail::compute_layout(2, odd, CV_8UC1, nullptr, steps, 0), cv::Exception, "power of two");
+    CHECK_THROWS(cvzc::MappedAllocator(cvzc::kMapped, true, nullptr, 48), cv::Exception, "48");
+}
+
 TEST_CASE(bad_shapes_are_rejected) {
     const int negative[] = {3, -1};
     CHECK_THROWS(cvzc::detail::compute_layout(2, negative, CV_8UC1, nullptr, nullptr), cv::Exception, "negative");

@@ -604,6 +604,7 @@ int cmd_pipeline(const Options& o) {
                 buffers.set(name, Json::object()
                                       .set("attributes", attrs)
                                       .set("host_pointer", Json::pointer(pair.first->data))
+                                      .set("step", static_cast<unsigned long long>(pair.first->step[0]))
                                       .set("gpumat_data", Json::pointer(pair.second->data))
                                       .set("allocated_by_plugin", cvzc::allocated_by_plugin(*pair.first))
                                       .set("alias_matches_gpumat", alias == pair.second->data));

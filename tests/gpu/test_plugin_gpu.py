@@ -228,6 +228,38 @@ PY_API = textwrap.dedent(
     out["edge_pixels"] = int(got.sum())
     del gs, gb, ge, src, blur, edges
 
+    # odd width: rows padded to the texture pitch alignment, so CUDA Canny (a texture over its input) runs
+    align = z.row_alignment_bytes()
+    odd = z.mapped_empty((479, 641), np.uint8)
+    odd_edges = z.mapped_zeros((479, 641), np.uint8)
+    odd[...] = img[:479, :641]
+    out["odd"] = {"align": align, "step": odd.strides[0], "contiguous": odd.flags["C_CONTIGUOUS"]}
+    go, goe = z.gpumat(odd), z.gpumat(odd_edges)
+    canny.detect(go, edges=goe)
+    cv2.cuda.Stream.Null().waitForCompletion()
+    ref_odd = cv2.Canny(np.ascontiguousarray(odd), 50, 150) > 0
+    got = odd_edges > 0
+    precision = (got & near(ref_odd)).sum() / max(got.sum(), 1)
+    recall = (ref_odd & near(got)).sum() / max(ref_odd.sum(), 1)
+    out["odd"]["edge_f1"] = float(2 * precision * recall / max(precision + recall, 1e-9))
+    out["odd"]["in_place"] = goe.cudaPtr() == z.device_pointer(odd_edges)
+    tight = z.mapped_empty((479, 641), np.uint8, row_alignment=1)
+    tight[...] = odd
+    out["odd"]["tight_step"] = tight.strides[0]
+    out["odd"]["tight_contiguous"] = tight.flags["C_CONTIGUOUS"]
+    try:
+        canny.detect(z.gpumat(tight), edges=goe)
+        cv2.cuda.Stream.Null().waitForCompletion()
+        out["odd"]["tight_error"] = None
+    except cv2.error as exc:
+        out["odd"]["tight_error"] = str(exc)
+    try:
+        z.mapped_empty((4, 4), row_alignment=24)
+        out["odd"]["bad_alignment"] = None
+    except ValueError as exc:
+        out["odd"]["bad_alignment"] = str(exc)
+    del go, goe, odd, odd_edges, tight
+
     plain = np.full((300, 400), 5, np.uint8)
     out["plain_mapped_before"] = z.is_mapped(plain)
     with z.register(plain) as reg:
@@ -292,6 +324,18 @@ def test_python_pipeline_in_place(api: dict[str, Any]) -> None:
     assert api["in_place"] is True
     assert api["blur_max_diff"] <= 1
     assert api["edge_pixels"] > 1000 and api["edge_f1"] >= 0.99
+
+
+def test_python_odd_width_rows_are_padded_for_textures(api: dict[str, Any]) -> None:
+    odd = api["odd"]
+    assert odd["align"] == api["setup"]["texture_pitch_alignment"] > 0
+    assert odd["step"] % odd["align"] == 0 and odd["step"] >= 641
+    assert odd["contiguous"] is (odd["step"] == 641)
+    assert odd["edge_f1"] >= 0.99 and odd["in_place"] is True
+    assert odd["tight_step"] == 641 and odd["tight_contiguous"] is True
+    if 641 % odd["align"]:  # what the padding prevents: CUDA refuses a texture over unaligned rows
+        assert odd["tight_error"] is not None and "createTextureObject" in odd["tight_error"]
+    assert odd["bad_alignment"] is not None and "24" in odd["bad_alignment"]
 
 
 def test_python_register_and_flags(api: dict[str, Any]) -> None:

@@ -127,6 +127,7 @@ PY_NO_DEVICE = textwrap.dedent(
     out["attrs"] = err(lambda: z.pointer_attributes(np.zeros(4)))
     out["register"] = err(lambda: z.register(np.zeros(4)))
     out["shape"] = err(lambda: z.mapped_empty((2, -3)))
+    out["bad_alignment"] = err(lambda: z.mapped_empty((16, 16), np.uint8, row_alignment=24))
     out["ndim"] = err(lambda: z.gpumat(np.zeros((2, 2, 2, 2), np.uint8)))
     out["empty_shape"] = list(z.mapped_empty((0, 7), np.float32).shape)
     out["is_mapped"] = z.is_mapped(np.zeros(4))
@@ -160,6 +161,7 @@ def test_python_module_without_a_device(built: Built) -> None:
         assert "cudaError" in message and ".cpp:" in message
     assert "no usable CUDA device" in data["setup"][1]
     assert data["shape"][0] == "ValueError"
+    assert data["bad_alignment"][0] == "ValueError" and "row_alignment=24" in data["bad_alignment"][1]
     assert data["ndim"][0] == "ValueError"
     assert data["empty_shape"] == [0, 7]
     assert data["is_mapped"] is False

@@ -14,6 +14,13 @@
 // * steps for every dimension: ``total = CV_ELEM_SIZE(type)``, then for i = dims-1 .. 0: with user data and a
 //   given ``step[i]``, ``total <= step[i]`` is checked and ``step[i]`` used, else ``step[i] = total``; then
 //   ``total *= sizes[i]`` (overflow checked);
+// * rows padded for textures: in memory it allocates, the row step (``step[dims-2]``) is rounded up to the
+//   row alignment, by default the device's texturePitchAlignment (32 bytes), as cv::cuda::HostMem(SHARED) pads
+//   to textureAlignment. CUDA functions that read their input through a texture (cuda::Canny, remap, ...)
+//   refuse a GpuMat whose step is not a multiple of it ("invalid argument in createTextureObject"), so an
+//   unpadded 641-pixel-wide 8-bit Mat could be blurred but not edge-detected. A Mat whose rows are already
+//   a multiple (640 x 8UC1, 1920 x 8UC3, ...) stays continuous; any other is not (``isContinuous()`` false,
+//   like a GpuMat): pass ``kTightRows`` for continuous Mats when no texture will read them;
 // * every UMatData it returns is created here with ``currAllocator == this``, so Mat::deallocate always
 //   reaches ``deallocate`` below (a wrapper that returns another allocator's UMatData never sees its frees:
 //   OpenCV issue #25179);
@@ -34,12 +41,19 @@
 
 namespace cvcuda_zerocopy {
 
+/// Row alignment: the current device's texturePitchAlignment (DeviceSetup::texture_pitch_alignment).
+inline constexpr std::size_t kDeviceRowAlignment = 0;
+/// Row alignment: none; every Mat allocated is continuous.
+inline constexpr std::size_t kTightRows = 1;
+
 class MappedAllocator final : public cv::MatAllocator {
 public:
     /// ``flags``: kMapped is always added; kPortable and kWriteCombined are optional. ``pooled`` false: every
     /// allocation is a cudaHostAlloc and every release a cudaFreeHost (still counted in the pool's stats).
-    /// ``pool`` null: the default pool. The allocator must outlive every Mat it allocates.
-    explicit MappedAllocator(unsigned flags = kMapped, bool pooled = true, HostPool* pool = nullptr);
+    /// ``pool`` null: the default pool. ``row_alignment``: kDeviceRowAlignment, kTightRows or a power of two
+    /// (bytes) that row steps are rounded up to. The allocator must outlive every Mat it allocates.
+    explicit MappedAllocator(unsigned flags = kMapped, bool pooled = true, HostPool* pool = nullptr,
+                             std::size_t row_alignment = kDeviceRowAlignment);
 
     cv::UMatData* allocate(int dims, const int* sizes, int type, void* data, size_t* step, cv::AccessFlag flags,
                            cv::UMatUsageFlags usage) const override;
@@ -49,17 +63,24 @@ public:
     unsigned flags() const noexcept { return flags_; }
     bool pooled() const noexcept { return pooled_; }
     HostPool& pool() const noexcept { return *pool_; }
+    /// As constructed (kDeviceRowAlignment is 0).
+    std::size_t row_alignment() const noexcept { return row_alignment_; }
+    /// The alignment in bytes an allocation now gets: for kDeviceRowAlignment the current device's
+    /// texturePitchAlignment (sets the device up on first use; throws like ``ensure_device``).
+    std::size_t effective_row_alignment() const;
 
 private:
     unsigned flags_;
     bool pooled_;
     HostPool* pool_;
+    std::size_t row_alignment_;
 };
 
-/// The process-lifetime allocator for ``flags`` (kMapped added) and ``pooled`` over the default pool: one
-/// instance per combination, created on first use under a lock and never destroyed. Throws cv::Exception for
-/// flags outside kAllHostFlags.
-MappedAllocator* mapped_allocator(unsigned flags = kMapped, bool pooled = true);
+/// The process-lifetime allocator for ``flags`` (kMapped added), ``pooled`` and ``row_alignment`` over the
+/// default pool: one instance per combination, created on first use under a lock and never destroyed. Throws
+/// cv::Exception for flags outside kAllHostFlags or a row alignment that is not a power of two.
+MappedAllocator* mapped_allocator(unsigned flags = kMapped, bool pooled = true,
+                                  std::size_t row_alignment = kDeviceRowAlignment);
 
 /// True when ``m``'s memory was allocated by a MappedAllocator (not user data, not another allocator).
 bool allocated_by_plugin(const cv::Mat& m) noexcept;
@@ -88,9 +109,15 @@ namespace detail {
 
 /// The step layout rule above. Fills ``step[0..dims)`` (when ``step`` is not null) and returns the total byte
 /// count. ``data`` not null means user memory: a given step (not ``CV_AUTOSTEP``) is checked, not replaced.
-/// Throws cv::Exception for bad dims, negative sizes, a step too small for the dimension below it, or a
-/// size that overflows size_t.
-std::size_t compute_layout(int dims, const int* sizes, int type, const void* data, size_t* step);
+/// Without user data and with ``dims >= 2``, the row step ``step[dims-2]`` is rounded up to a multiple of
+/// ``row_alignment`` (a power of two; 1 is tight). Throws cv::Exception for bad dims, negative sizes, a step
+/// too small for the dimension below it, a row alignment that is not a power of two, or a size that
+/// overflows size_t.
+std::size_t compute_layout(int dims, const int* sizes, int type, const void* data, size_t* step,
+                           std::size_t row_alignment = 1);
+
+/// Throws cv::Exception unless ``alignment`` is a power of two (1 included).
+void check_row_alignment(std::size_t alignment);
 
 }  // namespace detail
 

@@ -9,6 +9,7 @@
 // unusable: no device, canMapHostMemory == 0, or no device alias for a mapped page.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace cvcuda_zerocopy {
@@ -34,6 +35,11 @@ struct DeviceSetup {
     bool map_host = false;
     /// This set-up called cudaSetDeviceFlags (false: the flag was already there).
     bool set_flags_called = false;
+    /// cudaDevAttrTexturePitchAlignment: a pitched 2-D texture over a GpuMat (what CUDA Canny, remap, resize
+    /// ... build over their input) needs a row step that is a multiple of this (32 bytes on current GPUs).
+    std::size_t texture_pitch_alignment = 0;
+    /// cudaDevAttrTextureAlignment: the base address such a texture needs (512 bytes on current GPUs).
+    std::size_t texture_alignment = 0;
     /// One line for a person: what was found and why mapped memory works on this device.
     std::string note;
 };

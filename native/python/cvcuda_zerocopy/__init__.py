@@ -53,6 +53,7 @@ __all__ = [
     "pointer_attributes",
     "pool_stats",
     "register",
+    "row_alignment_bytes",
     "set_pool_limit",
     "setup_device",
     "trim",
@@ -100,12 +101,19 @@ def mapped_empty(
     write_combined: bool = False,
     portable: bool = False,
     pooled: bool = True,
+    row_alignment: int | None = None,
 ) -> Any:
     """An uninitialised ndarray in pinned, mapped host memory from the shared pool.
 
     ``write_combined``: fast for the GPU to read and the CPU to write, very slow for the CPU to read.
     ``portable``: mapped for every device's context. ``pooled=False``: a fresh cudaHostAlloc, freed at once
     on release. A zero-size shape gives an ordinary empty array (there is nothing to map).
+
+    Rows of a 2-D (HxW) or 3-D (HxWxC) image are padded like the C++ allocator's: ``strides[0]`` is rounded
+    up to ``row_alignment`` bytes, by default (None) the device's texturePitchAlignment (``row_alignment()``,
+    32 on current GPUs). CUDA functions that read through a texture (``cv2.cuda`` Canny, remap, ...) refuse a
+    GpuMat whose step is not a multiple of it. Rows that already are (640 x uint8) stay C-contiguous; pass
+    ``row_alignment=1`` for a C-contiguous array when no texture will read it.
     """
     import numpy as np
 
@@ -115,8 +123,22 @@ def mapped_empty(
     nbytes = count * dt.itemsize
     if nbytes == 0:
         return np.empty(dims, dt)
-    buf = _native.alloc(nbytes, _flags(write_combined, portable), pooled)
-    return np.frombuffer(buf, dtype=dt, count=count).reshape(dims)
+    flags = _flags(write_combined, portable)
+    if len(dims) not in (2, 3):
+        return np.frombuffer(_native.alloc(nbytes, flags, pooled), dtype=dt, count=count).reshape(dims)
+    align = row_alignment if row_alignment is not None else row_alignment_bytes()
+    if align < 1 or align & (align - 1):
+        raise ValueError(f"row_alignment={align} is not a power of two (use 1 for C-contiguous rows)")
+    row = nbytes // dims[0]
+    step = -(-row // align) * align
+    buf = _native.alloc(step * dims[0], flags, pooled)
+    strides = (step, *np.empty(dims[1:], dt).strides)
+    return np.ndarray(dims, dtype=dt, buffer=buf, strides=strides)
+
+
+def row_alignment_bytes() -> int:
+    """Bytes that ``mapped_empty`` (and the C++ default allocator) round row steps up to on this device."""
+    return int(_native.row_alignment())
 
 
 def mapped_buffer(arr: Any) -> MappedBuffer | None:
