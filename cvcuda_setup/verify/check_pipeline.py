@@ -232,24 +232,45 @@ def cpp_zero_copy_problems(data: dict[str, Any]) -> list[str]:
     return problems
 
 
-def compare_case(pc: PreparedCase, blur_path: Path, edges_path: Path) -> dict[str, Any]:
+def compare_case(
+    pc: PreparedCase, blur_path: Path, edges_path: Path, stage_edges_path: Path | None = None
+) -> dict[str, Any]:
+    """The GPU outputs against the CPU reference, stage by stage.
+
+    The blur must be within 1 grey level of the CPU blur everywhere. The edges are scored (F1 at 1-pixel
+    tolerance) against the CPU Canny of the *GPU's* blur (``stage_edges_path``) when given: that is the
+    Canny stage's reference, since a blur allowed to differ by 1 level moves some edges near the thresholds
+    by itself. The end-to-end score (against the CPU Canny of the CPU blur) is reported beside it as
+    ``edges_end_to_end``, and gates only when no stage reference is given.
+    """
     ref_blur, ref_edges = np.load(pc.ref_blur_npy), np.load(pc.ref_edges_npy)
     try:
+        gpu_edges = np.load(edges_path)
         blur = blur_difference(np.load(blur_path), ref_blur)
-        edges = edge_f1(np.load(edges_path), ref_edges)
-    except ValueError as exc:
+        end_to_end = edge_f1(gpu_edges, ref_edges)
+        stage = edge_f1(gpu_edges, np.load(stage_edges_path)) if stage_edges_path is not None else None
+    except (ValueError, OSError) as exc:
         return {"ok": False, "problems": [str(exc)]}
+    edges = stage if stage is not None else end_to_end
     problems = []
     if not blur.passed:
         problems.append(
             f"blur differs by up to {blur.max_abs} grey levels ({blur.pixels_over} px over {blur.tolerance})"
         )
     if not edges.passed:
+        against = "the CPU Canny of the GPU blur" if stage is not None else "the CPU reference"
         problems.append(
-            f"edge F1 {edges.f1:.4f} < {edges.min_f1} "
+            f"edge F1 {edges.f1:.4f} < {edges.min_f1} against {against} "
             f"(precision {edges.precision:.4f}, recall {edges.recall:.4f})"
         )
-    return {"ok": not problems, "problems": problems, "blur": blur.to_json(), "edges": edges.to_json()}
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "blur": blur.to_json(),
+        "edges": edges.to_json(),
+        "edges_reference": "cpu_canny_of_gpu_blur" if stage is not None else "cpu_pipeline",
+        "edges_end_to_end": end_to_end.to_json(),
+    }
 
 
 def summarize(flow: str, results: list[dict[str, Any]]) -> Part:
@@ -258,15 +279,22 @@ def summarize(flow: str, results: list[dict[str, Any]]) -> Part:
     if not results:
         return failed(flow, "no case ran")
     f1s = [r["edges"]["f1"] for r in results if "edges" in r]
+    e2e = [r["edges_end_to_end"]["f1"] for r in results if "edges_end_to_end" in r]
     blur_max = max((r["blur"]["max_abs"] for r in results if "blur" in r), default=None)
-    figures = {"cases": results, "min_f1": min(f1s) if f1s else None, "blur_max_abs": blur_max}
+    figures = {
+        "cases": results,
+        "min_f1": min(f1s) if f1s else None,
+        "min_f1_end_to_end": min(e2e) if e2e else None,
+        "blur_max_abs": blur_max,
+    }
     if bad:
         shown = "; ".join(f"{r['name']}: {', '.join(r.get('problems') or ['failed'])}" for r in bad[:3])
         more = f" (+{len(bad) - 3} more)" if len(bad) > 3 else ""
         return failed(flow, f"{len(bad)} of {len(results)} cases failed: {shown}{more}", **figures)
+    end_to_end = f" (end to end {min(e2e):.4f})" if e2e else ""
     return passed(
         flow,
-        f"{len(results)} cases zero-copy; blur max diff {blur_max}, min edge F1 {min(f1s):.4f}",
+        f"{len(results)} cases zero-copy; blur max diff {blur_max}, min edge F1 {min(f1s):.4f}{end_to_end}",
         **figures,
     )
 
@@ -284,6 +312,7 @@ def run_python(ctx: Context, prep: Prepared, device: int) -> Part:
                 "input_npy": str(pc.input_npy),
                 "blur_npy": str(pc.out("python", device, "blur")),
                 "edges_npy": str(pc.out("python", device, "edges")),
+                "stage_edges_npy": str(pc.out("python", device, "stage_edges")),
             }
             for pc in cases
         ],
@@ -307,7 +336,12 @@ def run_python(ctx: Context, prep: Prepared, device: int) -> Part:
         if not info.get("ok"):
             entry.update(ok=False, problems=[str(info.get("error"))])
         else:
-            cmp = compare_case(pc, pc.out("python", device, "blur"), pc.out("python", device, "edges"))
+            cmp = compare_case(
+                pc,
+                pc.out("python", device, "blur"),
+                pc.out("python", device, "edges"),
+                pc.out("python", device, "stage_edges"),
+            )
             problems = python_zero_copy_problems(info) + list(cmp.get("problems") or [])
             entry.update(cmp, ok=not problems, problems=problems)
         results.append(entry)
@@ -352,9 +386,10 @@ def run_cpp(ctx: Context, prep: Prepared, device: int) -> Part:
     items = []
     for pc, _ in outputs:
         for what in ("blur", "edges"):
-            items.append(
-                {"src": str(pc.out("cpp", device, what, "png")), "dst": str(pc.out("cpp", device, what))}
-            )
+            item = {"src": str(pc.out("cpp", device, what, "png")), "dst": str(pc.out("cpp", device, what))}
+            if what == "blur":  # the Canny stage's reference: the CPU Canny of the GPU's blur
+                item["canny_npy"] = str(pc.out("cpp", device, "stage_edges"))
+            items.append(item)
     if items:
         rres = ctx.run_worker("readimg", {"items": items}, timeout=WORKER_TIMEOUT_S)
         read = {i.get("src"): i for i in (rres.data or {}).get("items") or []}
@@ -368,7 +403,12 @@ def run_cpp(ctx: Context, prep: Prepared, device: int) -> Part:
                 why = (read.get(unread[0]) or {}).get("error") or rres.describe_failure()
                 entry["problems"] = [*entry["problems"], f"cannot read the tool's output {unread[0]}: {why}"]
             else:
-                cmp = compare_case(pc, pc.out("cpp", device, "blur"), pc.out("cpp", device, "edges"))
+                cmp = compare_case(
+                    pc,
+                    pc.out("cpp", device, "blur"),
+                    pc.out("cpp", device, "edges"),
+                    pc.out("cpp", device, "stage_edges"),
+                )
                 entry.update({k: v for k, v in cmp.items() if k not in ("ok", "problems")})
                 entry["problems"] = [*entry["problems"], *cmp.get("problems", [])]
             entry["ok"] = not entry["problems"]

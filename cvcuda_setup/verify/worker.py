@@ -446,6 +446,8 @@ def cmd_pipeline(request: dict[str, Any]) -> dict[str, Any]:
             )
             np.save(case["blur_npy"], blur)
             np.save(case["edges_npy"], edges)
+            if case.get("stage_edges_npy"):  # CPU Canny of the GPU's blur: the Canny stage's own reference
+                np.save(case["stage_edges_npy"], cv2.Canny(blur, 50, 150))
             res.update(ok=True, **info)
         except Exception as exc:
             res.update(ok=False, error=_err(exc))
@@ -456,7 +458,11 @@ def cmd_pipeline(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def cmd_readimg(request: dict[str, Any]) -> dict[str, Any]:
-    """Decode image files (the C++ tool's outputs) to npy, unchanged (8-bit, single channel expected)."""
+    """Decode image files (the C++ tool's outputs) to npy, unchanged (8-bit, single channel expected).
+
+    An item with ``canny_npy`` also gets the CPU Canny (50/150) of the image saved there: for the GPU's blur,
+    the Canny stage's own reference.
+    """
     import numpy as np
 
     results = []
@@ -465,6 +471,10 @@ def cmd_readimg(request: dict[str, Any]) -> dict[str, Any]:
         try:
             img = _load_gray(item["src"])
             np.save(item["dst"], img)
+            if item.get("canny_npy"):
+                import cv2
+
+                np.save(item["canny_npy"], cv2.Canny(img, 50, 150))
             res["ok"] = True
         except Exception as exc:
             res.update(ok=False, error=_err(exc))

@@ -142,6 +142,21 @@ MappedAllocator* mapped_allocator(unsigned flags, bool pooled, std::size_t row_a
     return allocator;
 }
 
+cv::Mat texture_mat(int rows, int cols, int type) {
+    MappedAllocator* allocator = mapped_allocator(kMapped, true, kDeviceRowAlignment);
+    (void)allocator->effective_row_alignment();  // device errors surface here, not swallowed by Mat::create
+    cv::Mat m;
+    m.allocator = allocator;
+    m.create(rows, cols, type);
+    if (m.u == nullptr || m.u->currAllocator != allocator) {  // Mat::create fell back to the default allocator
+        CV_Error(cv::Error::StsNoMem,
+                 cv::format("texture_mat: the mapped allocator failed for %d x %d (type %d) and OpenCV fell back "
+                            "to its default allocator",
+                            rows, cols, type));
+    }
+    return m;
+}
+
 bool allocated_by_plugin(const cv::Mat& m) noexcept {
     if (m.u == nullptr || (m.u->flags & cv::UMatData::USER_ALLOCATED)) return false;
     return dynamic_cast<const MappedAllocator*>(m.u->currAllocator) != nullptr;

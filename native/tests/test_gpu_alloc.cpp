@@ -87,10 +87,13 @@ TEST_CASE(every_case_allocated_for_real) {
 /// view of an odd-width 8-bit Mat. With tight rows (641 bytes) CUDA refuses it; padded rows work.
 TEST_CASE(odd_width_views_take_a_texture) {
     const cvzc::DeviceSetup& setup = require_gpu();
-    cvzc::DefaultAllocatorGuard guard;  // the default: the device's row alignment
-    cv::Mat m(479, 641, CV_8UC1, cv::Scalar(7));
+    cv::Mat m = cvzc::texture_mat(479, 641, CV_8UC1);
+    CHECK(cvzc::allocated_by_plugin(m));
     CHECK_EQ(m.step[0] % setup.texture_pitch_alignment, size_t(0));
     CHECK(m.step[0] >= size_t(641));
+    m.create(100, 33, CV_8UC3);  // the allocator stays: a re-create pads too
+    CHECK_EQ(m.step[0] % setup.texture_pitch_alignment, size_t(0));
+    m = cvzc::texture_mat(479, 641, CV_8UC1);
     const auto try_texture = [](void* ptr, size_t pitch) {
         cudaResourceDesc res{};
         res.resType = cudaResourceTypePitch2D;
@@ -111,10 +114,12 @@ TEST_CASE(odd_width_views_take_a_texture) {
         return status;
     };
     CHECK_EQ(try_texture(cvzc::device_pointer(m), m.step[0]), cudaSuccess);
-    cvzc::MappedAllocator tight(cvzc::kMapped, true, nullptr, cvzc::kTightRows);
-    cv::Mat t;
-    t.allocator = &tight;
-    t.create(479, 641, CV_8UC1);
+    cvzc::DefaultAllocatorGuard guard;  // the default allocator: tight rows, continuous as OpenCV promises
+    cv::Mat kernel(5, 1, CV_32F);       // what cuda::createGaussianFilter makes and reshapes (run H)
+    CHECK(kernel.isContinuous());
+    CHECK_EQ(kernel.reshape(1, 1).cols, 5);
+    cv::Mat t(479, 641, CV_8UC1);
+    CHECK(cvzc::allocated_by_plugin(t));
     CHECK_EQ(t.step[0], size_t(641));
     CHECK(t.isContinuous());
     if (641 % setup.texture_pitch_alignment != 0) {  // always on current GPUs (32)

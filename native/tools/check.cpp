@@ -558,8 +558,11 @@ int cmd_pipeline(const Options& o) {
                 out.set("input", Json::object().set("pattern", o.pattern).set("copied_into_mapped", false));
                 if (!o.out_input.empty()) cvzc_tool::write_gray(o.out_input, src);
             }
-            cv::Mat blur(src.size(), CV_8UC1, cv::Scalar(0));
-            cv::Mat edges(src.size(), CV_8UC1, cv::Scalar(0));
+            // the outputs' rows padded for textures: cuda::Canny reads the blur through one (plugin.md)
+            cv::Mat blur = cvzc::texture_mat(src.rows, src.cols, CV_8UC1);
+            cv::Mat edges = cvzc::texture_mat(src.rows, src.cols, CV_8UC1);
+            blur.setTo(cv::Scalar::all(0));
+            edges.setTo(cv::Scalar::all(0));
             out.set("width", src.cols).set("height", src.rows);
 
             cv::cuda::GpuMat g_src = cvzc::gpu_view(src);

@@ -466,6 +466,32 @@ def test_compare_case_and_summary(tmp_path: Path) -> None:
     assert check_pipeline.summarize("cpp", []).status == "fail"
 
 
+def test_compare_case_scores_canny_against_the_gpu_blur(tmp_path: Path) -> None:
+    """Edges that follow the GPU blur pass against the stage reference; the end-to-end score is reported."""
+    pc = check_pipeline.PreparedCase(ImageCase("c", "generated", "discs", 40, 30), tmp_path, ok=True)
+    ref_edges = np.zeros((30, 40), np.uint8)
+    ref_edges[10, 5:35] = 255
+    np.save(pc.ref_blur_npy, np.full((30, 40), 100, np.uint8))
+    np.save(pc.ref_edges_npy, ref_edges)
+    np.save(tmp_path / "b.npy", np.full((30, 40), 101, np.uint8))  # within 1 grey level
+    moved = np.roll(ref_edges, 5, axis=0)  # the GPU blur put the edge elsewhere; Canny followed it exactly
+    np.save(tmp_path / "e.npy", moved)
+    np.save(tmp_path / "stage.npy", moved)
+    res = check_pipeline.compare_case(pc, tmp_path / "b.npy", tmp_path / "e.npy", tmp_path / "stage.npy")
+    assert res["ok"] and res["edges"]["f1"] == 1.0 and res["edges_reference"] == "cpu_canny_of_gpu_blur"
+    assert res["edges_end_to_end"]["f1"] == 0.0
+    part = check_pipeline.summarize("cpp", [{"name": "c", **res}])
+    assert part.status == "pass" and "end to end 0.0000" in part.reason
+    assert part.figures["min_f1_end_to_end"] == 0.0
+    # Canny that does not follow its own input fails against the stage reference, whatever the end to end
+    np.save(tmp_path / "stage2.npy", ref_edges)
+    bad = check_pipeline.compare_case(pc, tmp_path / "b.npy", tmp_path / "e.npy", tmp_path / "stage2.npy")
+    assert not bad["ok"] and "against the CPU Canny of the GPU blur" in bad["problems"][0]
+    # a missing stage reference is a problem, not a pass
+    gone = check_pipeline.compare_case(pc, tmp_path / "b.npy", tmp_path / "e.npy", tmp_path / "none.npy")
+    assert not gone["ok"] and "none.npy" in gone["problems"][0]
+
+
 # -- opencv tests, result ---------------------------------------------------------------------------
 
 

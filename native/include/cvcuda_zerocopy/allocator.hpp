@@ -14,13 +14,15 @@
 // * steps for every dimension: ``total = CV_ELEM_SIZE(type)``, then for i = dims-1 .. 0: with user data and a
 //   given ``step[i]``, ``total <= step[i]`` is checked and ``step[i]`` used, else ``step[i] = total``; then
 //   ``total *= sizes[i]`` (overflow checked);
-// * rows padded for textures: in memory it allocates, the row step (``step[dims-2]``) is rounded up to the
-//   row alignment, by default the device's texturePitchAlignment (32 bytes), as cv::cuda::HostMem(SHARED) pads
-//   to textureAlignment. CUDA functions that read their input through a texture (cuda::Canny, remap, ...)
-//   refuse a GpuMat whose step is not a multiple of it ("invalid argument in createTextureObject"), so an
-//   unpadded 641-pixel-wide 8-bit Mat could be blurred but not edge-detected. A Mat whose rows are already
-//   a multiple (640 x 8UC1, 1920 x 8UC3, ...) stays continuous; any other is not (``isContinuous()`` false,
-//   like a GpuMat): pass ``kTightRows`` for continuous Mats when no texture will read them;
+// * rows are tight by default (``kTightRows``), because OpenCV promises that Mat::create makes continuous
+//   arrays and relies on it inside its own functions (cuda::createGaussianFilter reshapes its kernel Mat:
+//   "The matrix is not continuous" when the default allocator padded it). An allocator made with
+//   ``kDeviceRowAlignment`` (or a power of two) rounds the row step (``step[dims-2]``) of what it allocates
+//   up to the device's texturePitchAlignment (32 bytes), as cv::cuda::HostMem(SHARED) pads to
+//   textureAlignment: use it per Mat (``m.allocator = ...``, or ``texture_mat``) for images that a CUDA
+//   function reads through a texture (cuda::Canny, remap, ...): such a function refuses a GpuMat whose step is
+//   not a multiple ("invalid argument in createTextureObject"), so an unpadded 641-pixel-wide 8-bit Mat can
+//   be blurred but not edge-detected. Rows that already are a multiple (640 x 8UC1) stay continuous;
 // * every UMatData it returns is created here with ``currAllocator == this``, so Mat::deallocate always
 //   reaches ``deallocate`` below (a wrapper that returns another allocator's UMatData never sees its frees:
 //   OpenCV issue #25179);
@@ -41,19 +43,19 @@
 
 namespace cvcuda_zerocopy {
 
+/// Row alignment: none; every Mat allocated is continuous (the default: OpenCV relies on it).
+inline constexpr std::size_t kTightRows = 1;
 /// Row alignment: the current device's texturePitchAlignment (DeviceSetup::texture_pitch_alignment).
 inline constexpr std::size_t kDeviceRowAlignment = 0;
-/// Row alignment: none; every Mat allocated is continuous.
-inline constexpr std::size_t kTightRows = 1;
 
 class MappedAllocator final : public cv::MatAllocator {
 public:
     /// ``flags``: kMapped is always added; kPortable and kWriteCombined are optional. ``pooled`` false: every
     /// allocation is a cudaHostAlloc and every release a cudaFreeHost (still counted in the pool's stats).
-    /// ``pool`` null: the default pool. ``row_alignment``: kDeviceRowAlignment, kTightRows or a power of two
+    /// ``pool`` null: the default pool. ``row_alignment``: kTightRows, kDeviceRowAlignment or a power of two
     /// (bytes) that row steps are rounded up to. The allocator must outlive every Mat it allocates.
     explicit MappedAllocator(unsigned flags = kMapped, bool pooled = true, HostPool* pool = nullptr,
-                             std::size_t row_alignment = kDeviceRowAlignment);
+                             std::size_t row_alignment = kTightRows);
 
     cv::UMatData* allocate(int dims, const int* sizes, int type, void* data, size_t* step, cv::AccessFlag flags,
                            cv::UMatUsageFlags usage) const override;
@@ -80,7 +82,12 @@ private:
 /// default pool: one instance per combination, created on first use under a lock and never destroyed. Throws
 /// cv::Exception for flags outside kAllHostFlags or a row alignment that is not a power of two.
 MappedAllocator* mapped_allocator(unsigned flags = kMapped, bool pooled = true,
-                                  std::size_t row_alignment = kDeviceRowAlignment);
+                                  std::size_t row_alignment = kTightRows);
+
+/// A mapped, pooled ``rows`` x ``cols`` Mat whose row step is a multiple of the device's texture pitch
+/// alignment, ready for a GpuMat view that CUDA reads through a texture (cuda::Canny's input); its allocator
+/// stays set, so a later ``create`` on it pads too. Throws like ``ensure_device`` and the pool.
+cv::Mat texture_mat(int rows, int cols, int type);
 
 /// True when ``m``'s memory was allocated by a MappedAllocator (not user data, not another allocator).
 bool allocated_by_plugin(const cv::Mat& m) noexcept;
