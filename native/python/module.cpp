@@ -375,7 +375,8 @@ PyObject* py_row_alignment(PyObject*, PyObject*) {
     std::exception_ptr error;
     Py_BEGIN_ALLOW_THREADS
     try {
-        alignment = cvzc::mapped_allocator()->effective_row_alignment();
+        // the padded allocator's (texture_mat's), not the default one's: the default keeps rows tight
+        alignment = cvzc::mapped_allocator(cvzc::kMapped, true, cvzc::kDeviceRowAlignment)->effective_row_alignment();
     } catch (...) {
         error = std::current_exception();
     }
