@@ -22,7 +22,8 @@
 //   textureAlignment: use it per Mat (``m.allocator = ...``, or ``texture_mat``) for images that a CUDA
 //   function reads through a texture (cuda::Canny, remap, ...): such a function refuses a GpuMat whose step is
 //   not a multiple ("invalid argument in createTextureObject"), so an unpadded 641-pixel-wide 8-bit Mat can
-//   be blurred but not edge-detected. Rows that already are a multiple (640 x 8UC1) stay continuous;
+//   be blurred but not edge-detected. Rows that already are a multiple (640 x 8UC1) stay continuous, others
+//   do not (``isContinuous()`` false, like a GpuMat);
 // * every UMatData it returns is created here with ``currAllocator == this``, so Mat::deallocate always
 //   reaches ``deallocate`` below (a wrapper that returns another allocator's UMatData never sees its frees:
 //   OpenCV issue #25179);

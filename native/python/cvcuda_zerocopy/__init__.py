@@ -109,11 +109,12 @@ def mapped_empty(
     ``portable``: mapped for every device's context. ``pooled=False``: a fresh cudaHostAlloc, freed at once
     on release. A zero-size shape gives an ordinary empty array (there is nothing to map).
 
-    Rows of a 2-D (HxW) or 3-D (HxWxC) image are padded like C++ ``texture_mat``'s: ``strides[0]`` is rounded
-    up to ``row_alignment`` bytes, by default (None) the device's texturePitchAlignment
-    (``row_alignment_bytes()``, 32 on current GPUs). CUDA functions that read through a texture (``cv2.cuda`` Canny, remap, ...) refuse a
-    GpuMat whose step is not a multiple of it. Rows that already are (640 x uint8) stay C-contiguous; pass
-    ``row_alignment=1`` for a C-contiguous array when no texture will read it.
+    Rows of a 2-D (HxW) or 3-D (HxWxC) image are padded like C++ ``texture_mat``'s: ``strides[0]`` is
+    rounded up to ``row_alignment`` bytes, by default (None) the device's texturePitchAlignment
+    (``row_alignment_bytes()``, 32 on current GPUs). CUDA functions that read through a texture
+    (``cv2.cuda`` Canny, remap, ...) refuse a GpuMat whose step is not a multiple of it. Rows that already
+    are (640 x uint8) stay C-contiguous; pass ``row_alignment=1`` for a C-contiguous array when no texture
+    will read it.
     """
     import numpy as np
 
@@ -137,7 +138,7 @@ def mapped_empty(
 
 
 def row_alignment_bytes() -> int:
-    """Bytes that ``mapped_empty`` (and the C++ default allocator) round row steps up to on this device."""
+    """Bytes that ``mapped_empty`` (and C++ ``texture_mat``) round row steps up to on this device."""
     return int(_native.row_alignment())
 
 
