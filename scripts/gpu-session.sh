@@ -11,7 +11,9 @@
 # (run E in docs/gpu-runs.md). An 8.0-only prefix packed as .gpu/prefix80.tar.xz (tar -C /tmp/cvs -cJf ...
 # prefix80) goes with CVS_STAGES="unpack80 plugin80 verify_80": verify must fail the arch check there.
 # `cvcuda-setup ci` end to end from the bundle: CVS_WORK=/tmp/cvsci CVS_STAGES="info ci env_check gpu_pytest";
-# it may run beside a /tmp/cvs session (its own work dir, status and results archive).
+# it may run beside a /tmp/cvs session (its own work dir, status and results archive). For verify to use the
+# bundle's samples/data with a prebuilt prefix, unpack them where its manifest names the source tree first:
+#   tar -xJf .bundle/minimal-5.1.0.tar.xz -C /tmp/cvs/cache/trees/bundle-<sha16> opencv/samples/data  (run J)
 set -u
 W=${CVS_WORK:-/tmp/cvs}
 REPO=$(cd "$(dirname "$0")/.." && pwd)

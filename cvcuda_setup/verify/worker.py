@@ -18,6 +18,8 @@ import traceback
 from typing import Any
 
 NO_KERNEL_IMAGE = "no kernel image is available"
+#: Canny thresholds of the documented pipeline (aperture 3, L2gradient False: the CUDA detector's defaults).
+CANNY_LOW, CANNY_HIGH = 50, 150
 
 
 def _err(exc: BaseException) -> str:
@@ -357,7 +359,7 @@ def cmd_prepare(request: dict[str, Any]) -> dict[str, Any]:
             img = _load_gray(case["source"])
             np.save(case["input_npy"], img)
             blur = cv2.GaussianBlur(img, (5, 5), 1.2)
-            edges = cv2.Canny(blur, 50, 150)  # aperture 3, L2gradient False: the CUDA detector's defaults
+            edges = cv2.Canny(blur, CANNY_LOW, CANNY_HIGH)
             np.save(case["ref_blur_npy"], blur)
             np.save(case["ref_edges_npy"], edges)
             res.update(ok=True, height=int(img.shape[0]), width=int(img.shape[1]))
@@ -433,7 +435,7 @@ def cmd_pipeline(request: dict[str, Any]) -> dict[str, Any]:
         z.setup_device(dev)
         cv2.cuda.setDevice(dev)  # OpenCV's own notion of the current device, for its filters and buffers
         gauss = cv2.cuda.createGaussianFilter(cv2.CV_8UC1, cv2.CV_8UC1, (5, 5), 1.2)
-        canny = cv2.cuda.createCannyEdgeDetector(50, 150)
+        canny = cv2.cuda.createCannyEdgeDetector(CANNY_LOW, CANNY_HIGH)
     except Exception as exc:
         out["setup_error"] = _err(exc)
         return out
@@ -447,7 +449,7 @@ def cmd_pipeline(request: dict[str, Any]) -> dict[str, Any]:
             np.save(case["blur_npy"], blur)
             np.save(case["edges_npy"], edges)
             if case.get("stage_edges_npy"):  # CPU Canny of the GPU's blur: the Canny stage's own reference
-                np.save(case["stage_edges_npy"], cv2.Canny(blur, 50, 150))
+                np.save(case["stage_edges_npy"], cv2.Canny(blur, CANNY_LOW, CANNY_HIGH))
             res.update(ok=True, **info)
         except Exception as exc:
             res.update(ok=False, error=_err(exc))
@@ -460,7 +462,7 @@ def cmd_pipeline(request: dict[str, Any]) -> dict[str, Any]:
 def cmd_readimg(request: dict[str, Any]) -> dict[str, Any]:
     """Decode image files (the C++ tool's outputs) to npy, unchanged (8-bit, single channel expected).
 
-    An item with ``canny_npy`` also gets the CPU Canny (50/150) of the image saved there: for the GPU's blur,
+    An item with ``canny_npy`` also gets the CPU Canny of the image saved there: for the GPU's blur,
     the Canny stage's own reference.
     """
     import numpy as np
@@ -474,7 +476,7 @@ def cmd_readimg(request: dict[str, Any]) -> dict[str, Any]:
             if item.get("canny_npy"):
                 import cv2
 
-                np.save(item["canny_npy"], cv2.Canny(img, 50, 150))
+                np.save(item["canny_npy"], cv2.Canny(img, CANNY_LOW, CANNY_HIGH))
             res["ok"] = True
         except Exception as exc:
             res.update(ok=False, error=_err(exc))

@@ -408,7 +408,7 @@ PyMethodDef module_methods[] = {
     {"set_pool_limit", py_set_pool_limit, METH_O, "set_pool_limit(nbytes): bound on cached (idle) bytes"},
     {"setup_device", py_setup_device, METH_VARARGS, "setup_device(index=0) -> dict: one-time mapped set-up"},
     {"row_alignment", py_row_alignment, METH_NOARGS,
-     "row_alignment() -> int: bytes the plugin's Mats round row steps up to on the current device"},
+     "row_alignment() -> int: bytes texture_mat / mapped_empty round row steps up to on the current device"},
     {"device_count", py_device_count, METH_NOARGS, "device_count() -> (count, error or None)"},
     {"describe", py_describe, METH_NOARGS, "describe() -> dict: library, driver and runtime versions"},
     {nullptr, nullptr, 0, nullptr},
