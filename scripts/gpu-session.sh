@@ -10,7 +10,7 @@
 #   CVS_STAGES="info unpack plugin_test verify_main sanitizer wheel_venv gpu_pytest bench_alloc bench_pipeline"
 # (run E in docs/gpu-runs.md). An 8.0-only prefix packed as .gpu/prefix80.tar.xz (tar -C /tmp/cvs -cJf ...
 # prefix80) goes with CVS_STAGES="unpack80 plugin80 verify_80": verify must fail the arch check there.
-# `cvcuda-setup ci` end to end from the bundle: CVS_WORK=/tmp/cvsci CVS_STAGES="info ci env_check gpu_pytest";
+# `cvcuda-setup ci` end to end from the bundle (run K): CVS_WORK=/tmp/cvsci CVS_STAGES="info ci env_check gpu_pytest";
 # it may run beside a /tmp/cvs session (its own work dir, status and results archive). For verify to use the
 # bundle's samples/data with a prebuilt prefix, unpack them where its manifest names the source tree first:
 #   tar -xJf .bundle/minimal-5.1.0.tar.xz -C /tmp/cvs/cache/trees/bundle-<sha16> opencv/samples/data  (run J)
