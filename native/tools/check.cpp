@@ -33,10 +33,10 @@
 
 #include "cvcuda_zerocopy/zerocopy.hpp"
 #include "image_io.hpp"
-#include "json.hpp"
+#include "cvzc_json.hpp"
 
 namespace cvzc = cvcuda_zerocopy;
-using cvzc_tool::Json;
+using cvzc_json::Json;
 
 namespace {
 

@@ -88,7 +88,7 @@ def _tool(built: Built, *args: str) -> tuple[int, dict[str, Any]]:
 
 def test_every_cpp_gpu_test_passes(built: Built) -> None:
     log = (built.build_dir / "logs" / "test.log").read_text()
-    names = ["test_layout", "test_user_data", "test_no_device"]
+    names = ["test_layout", "test_user_data", "test_no_device", "test_json"]
     names += ["test_gpu_alloc", "test_gpu_stress", "test_gpu_view", "test_gpu_register"]
     for name in names:  # none skipped: test_no_device hides the GPUs itself (CUDA_VISIBLE_DEVICES=-1)
         assert any(name in line and "Passed" in line for line in log.splitlines()), f"{name}:\n{log[-3000:]}"

@@ -86,7 +86,7 @@ def test_installed_layout(built: Built) -> None:
 
 def test_ctest_cpu_tests_pass_and_gpu_tests_skip(built: Built) -> None:
     log = (built.build_dir / "logs" / "test.log").read_text()
-    for name in ("test_layout", "test_user_data", "test_no_device"):
+    for name in ("test_layout", "test_user_data", "test_no_device", "test_json"):
         assert any(name in line and "Passed" in line for line in log.splitlines()), name
     for name in ("test_gpu_alloc", "test_gpu_stress", "test_gpu_view", "test_gpu_register"):
         assert any(name in line and "Skipped" in line for line in log.splitlines()), name

@@ -2,10 +2,12 @@
 // allocator and the plain CPU allocator.
 #pragma once
 
-#include "json.hpp"
+#include "cvzc_json.hpp"
 #include "options.hpp"
 
 namespace bench {
+
+using cvzc_json::Json;
 
 Json run_alloc(const AllocOptions& options);
 

@@ -2,10 +2,12 @@
 // 8-bit gray frame to the GPU and the edges back. See docs/benchmarks.md for the method and the JSON shape.
 #pragma once
 
-#include "json.hpp"
+#include "cvzc_json.hpp"
 #include "options.hpp"
 
 namespace bench {
+
+using cvzc_json::Json;
 
 /// Runs every selected strategy at every size; returns the document printed on stdout.
 Json run_pipeline(const PipelineOptions& options);

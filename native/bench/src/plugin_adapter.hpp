@@ -2,7 +2,7 @@
 // these functions, so a change of the plugin's names is a change here only.
 #pragma once
 
-#include "json.hpp"
+#include "cvzc_json.hpp"
 
 #include <opencv2/core.hpp>
 #include <opencv2/core/cuda.hpp>
@@ -10,6 +10,8 @@
 #include <string>
 
 namespace bench::plugin {
+
+using cvzc_json::Json;
 
 /// The plugin's mapped-memory allocator; ``pooled`` false gives the same allocator with its pool disabled
 /// (every create is a cudaHostAlloc, every release a cudaFreeHost). Lives for the whole process.

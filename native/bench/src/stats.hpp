@@ -1,7 +1,7 @@
 // Summary statistics of timing samples: median, p10/p90 (linear interpolation, as numpy's default), min, max.
 #pragma once
 
-#include "json.hpp"
+#include "cvzc_json.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,6 +10,8 @@
 #include <vector>
 
 namespace bench {
+
+using cvzc_json::Json;
 
 struct Summary {
     int runs = 0;
