@@ -25,7 +25,7 @@ import numpy as np
 
 from cvcuda_setup.verify import images
 from cvcuda_setup.verify.check_mapped import is_mapped_host
-from cvcuda_setup.verify.compare import blur_difference, edge_f1
+from cvcuda_setup.verify.compare import MIN_F1, MIN_F1_END_TO_END, blur_difference, edge_f1
 from cvcuda_setup.verify.context import Context
 from cvcuda_setup.verify.images import ImageCase
 from cvcuda_setup.verify.result import CheckResult, DeviceFacts, Part, failed, passed
@@ -241,13 +241,15 @@ def compare_case(
     tolerance) against the CPU Canny of the *GPU's* blur (``stage_edges_path``) when given: that is the
     Canny stage's reference, since a blur allowed to differ by 1 level moves some edges near the thresholds
     by itself. The end-to-end score (against the CPU Canny of the CPU blur) is reported beside it as
-    ``edges_end_to_end``, and gates only when no stage reference is given.
+    ``edges_end_to_end``; it must reach MIN_F1_END_TO_END then, and MIN_F1 when no stage reference is given.
     """
     ref_blur, ref_edges = np.load(pc.ref_blur_npy), np.load(pc.ref_edges_npy)
     try:
         gpu_edges = np.load(edges_path)
         blur = blur_difference(np.load(blur_path), ref_blur)
-        end_to_end = edge_f1(gpu_edges, ref_edges)
+        end_to_end = edge_f1(
+            gpu_edges, ref_edges, min_f1=MIN_F1_END_TO_END if stage_edges_path is not None else MIN_F1
+        )
         stage = edge_f1(gpu_edges, np.load(stage_edges_path)) if stage_edges_path is not None else None
     except (ValueError, OSError) as exc:
         return {"ok": False, "problems": [str(exc)]}
@@ -262,6 +264,11 @@ def compare_case(
         problems.append(
             f"edge F1 {edges.f1:.4f} < {edges.min_f1} against {against} "
             f"(precision {edges.precision:.4f}, recall {edges.recall:.4f})"
+        )
+    if stage is not None and not end_to_end.passed:
+        problems.append(
+            f"edge F1 end to end {end_to_end.f1:.4f} < {end_to_end.min_f1} against the CPU reference "
+            f"(precision {end_to_end.precision:.4f}, recall {end_to_end.recall:.4f})"
         )
     return {
         "ok": not problems,

@@ -22,6 +22,10 @@ import numpy.typing as npt
 BLUR_TOLERANCE = 1
 EDGE_TOLERANCE = 1
 MIN_F1 = 0.99
+#: Floor for the end-to-end edge score (CPU Canny of the CPU blur) when the Canny stage is scored against its
+#: own reference: a blur within 1 grey level moves edges whose gradient sits at a threshold (worst measured on
+#: an H100: 0.9890, samples/pic2.png, runs H-K), so the end to end is held to a lower floor, not dropped.
+MIN_F1_END_TO_END = 0.98
 
 
 @dataclass(frozen=True)
