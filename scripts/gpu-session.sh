@@ -23,7 +23,7 @@ mkdir -p "$W/logs" "$W/report"
 export PYTHONPATH=$REPO PYTHONUNBUFFERED=1 CVCUDA_SETUP_CACHE=$W/cache
 cd "$REPO"
 CVS=(python3 -m cvcuda_setup)
-P=$W/prefix
+P=${CVS_PREFIX:-$W/prefix}
 P80=$W/prefix80
 PY=$(command -v python3)
 GPU_DIR=$REPO/.gpu
@@ -120,6 +120,47 @@ st_wheel_venv() {  # the prefix as a wheel, installed into a fresh venv (numpy f
   "${CVS[@]}" verify --prefix "$P" --wheel --python "$W/venv/bin/python" --require-gpu --json "$W/report/verify-wheel.json" \
     || rc=1
   return $rc
+}
+
+# Run M (issues 16, 17): the README's main job from a fresh clone in a new venv, as a newcomer runs it. The host
+# has no network: the clone comes from .gpu/repo.bundle (`git bundle create .gpu/repo.bundle HEAD`), the source
+# from the offline bundle (the README's "Hosts without network" form), and pip takes what the host lacks from
+# .whl (hatchling & co.). The new venv sees the host's preinstalled packages (/opt/torch/.venv: numpy, cmake,
+# cuda-bindings ...) through a .pth file, since there is nothing to download them from.
+NEWVENV=$W/newvenv
+st_readme_main() {
+  local site
+  rm -rf "$W/clone" "$NEWVENV" "$W/home"; mkdir -p "$W/home"
+  git clone -q "$GPU_DIR/repo.bundle" "$W/clone" || return 1
+  /opt/torch/.venv/bin/python -m venv "$NEWVENV" || return 1
+  site=$("$NEWVENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  /opt/torch/.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' > "$site/host-venv.pth"
+  ( cd "$W/clone" && unset PYTHONPATH CVCUDA_SETUP_CACHE && export HOME="$W/home" PATH="$NEWVENV/bin:$PATH" \
+      PIP_NO_INDEX=1 PIP_FIND_LINKS="$REPO/.whl" \
+    && python3 -m pip install . \
+    && cvcuda-setup build --recipe minimal --source "$BUNDLE" --prefix ~/opt/opencv-cuda \
+    && cvcuda-setup verify --prefix ~/opt/opencv-cuda --json "$W/report/verify-readme.json" )
+  local rc=$?; cp -r "$W/home/.cache/cvcuda-setup" "$W/report/readme-cache-listing" 2>/dev/null; return $rc
+}
+B414=$REPO/.bundle/minimal-4.14.0.tar.xz
+st_build_414() {
+  "${CVS[@]}" build --recipe minimal --arch auto --source "$B414" --prefix "$W/prefix414" --build-dir "$W/build414" \
+    --cache-dir "$W/cache" --jobs 16 --launcher none --no-doctor
+  local rc=$?; cp -r "$W/build414/cvcuda-setup-logs" "$W/report/build-414-logs" 2>/dev/null; return $rc
+}
+st_verify_414() {
+  "${CVS[@]}" verify --prefix "$W/prefix414" --python "$PY" --require-gpu --json "$W/report/verify-414.json" \
+    --junit "$W/report/verify-414.xml"
+}
+BSEED=$REPO/.bundle/seed-5.1.0.tar.xz
+st_seed_count() {  # the documented configuration: real configure with CUDA 13.0 + cuDNN 9, ninja step counts
+  "${CVS[@]}" bench build --recipe seed --arch auto --source "$BSEED" --cache-dir "$W/cache" \
+    --work-dir "$W/bench-seed" --json "$W/report/bench-seed.json" && cat "$W/report/bench-seed.json"
+}
+st_seed_count_notests() {
+  "${CVS[@]}" bench build --recipe seed --arch auto --source "$BSEED" --cache-dir "$W/cache" \
+    --work-dir "$W/bench-seed-nt" -D BUILD_TESTS=OFF --json "$W/report/bench-seed-notests.json" \
+    && cat "$W/report/bench-seed-notests.json"
 }
 
 for s in $STAGES; do stage "$s"; done
