@@ -197,6 +197,9 @@ def build(
     no_plugin: bool = typer.Option(
         False, "--no-plugin", help="Do not build the zero-copy plugin afterwards."
     ),
+    no_plugin_python: bool = typer.Option(
+        False, "--no-plugin-python", help="Build the plugin's C++ side only, not its Python module."
+    ),
 ) -> None:
     """Build and install OpenCV with CUDA from a recipe."""
     from cvcuda_setup.sources import default_cache_dir, fetch, spec_from_cli
@@ -244,7 +247,7 @@ def build(
         return
 
     if not no_doctor:
-        _preflight(recipe, arch, spec.opencv_version, python)
+        _preflight(recipe, arch, spec.opencv_version, python, plan, not no_plugin, not no_plugin_python)
     with console.step(f"fetch sources ({spec.kind})"):
         tree = fetch(spec, cache, need_contrib=recipe.contrib)
     from cvcuda_setup.cmake import execute
@@ -260,16 +263,36 @@ def build(
                 python=plan.python.executable if plan.python else None,
                 build_dir=plan.build_dir / "plugin",
                 jobs=plan.jobs,
+                install_python=not no_plugin_python,
+                skip_python_flag="--no-plugin-python",
             )
     console.info(f"installed into {plan.prefix}; next: cvcuda-setup verify --prefix {plan.prefix}")
     del manifest
 
 
-def _preflight(recipe: Recipe, arch: str, version: str, python: str | None) -> None:
+def _preflight(
+    recipe: Recipe,
+    arch: str,
+    version: str,
+    python: str | None,
+    plan: BuildPlan,
+    plugin: bool,
+    plugin_python: bool,
+) -> None:
+    """doctor for the whole job (OpenCV, its bindings, the plugin), on the build dir and prefix it uses."""
     from cvcuda_setup.doctor import exit_code, render, run_doctor
 
     with console.step("doctor (preflight; skip with --no-doctor)"):
-        findings = run_doctor(recipe, arch, version, python=python)
+        findings = run_doctor(
+            recipe,
+            arch,
+            version,
+            python=python,
+            prefix=plan.prefix,
+            build_dir=plan.build_dir,
+            plugin=plugin,
+            plugin_python=plugin_python,
+        )
     if exit_code(findings) >= 2:
         render(findings, console)
         errors = [f for f in findings if f.level == "error"]

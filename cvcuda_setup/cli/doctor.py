@@ -36,7 +36,8 @@ def doctor(
         str, typer.Option("--recipe", "-r", help="Recipe name or path to a recipe .toml.")
     ] = "minimal",
     arch: Annotated[
-        str, typer.Option("--arch", help="Target GPUs: auto, 8.9, 8.6,9.0, 9.0+PTX, sm_90 or compute_90.")
+        str,
+        typer.Option("--arch", "-a", help="Target GPUs: auto, 8.9, 8.6,9.0, 9.0+PTX, sm_90 or compute_90."),
     ] = "auto",
     opencv_version: Annotated[
         str, typer.Option("--opencv-version", help="OpenCV release to check against the compatibility table.")
@@ -57,7 +58,7 @@ def doctor(
         Path | None, typer.Option("--contrib", help="opencv_contrib tree (default: next to --source).")
     ] = None,
     prefix: Annotated[
-        Path | None, typer.Option("--prefix", help="Install prefix (checked for free disk).")
+        Path | None, typer.Option("--prefix", "-p", help="Install prefix (checked for free disk).")
     ] = None,
     build_dir: Annotated[
         Path | None,
@@ -67,6 +68,12 @@ def doctor(
     ] = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the findings as JSON (schema cvcuda-setup.doctor/1).")
+    ] = False,
+    no_plugin: Annotated[
+        bool, typer.Option("--no-plugin", help="Do not check what the zero-copy plugin needs (as build).")
+    ] = False,
+    no_plugin_python: Annotated[
+        bool, typer.Option("--no-plugin-python", help="Do not check what the plugin's Python module needs.")
     ] = False,
 ) -> None:
     if not _VERSION.match(opencv_version):
@@ -87,6 +94,8 @@ def doctor(
         python=python,
         source_dir=source,
         contrib_dir=contrib,
+        plugin=not no_plugin,
+        plugin_python=not no_plugin_python,
     )
     if json_out:
         inputs = {
