@@ -68,26 +68,29 @@ def dockerfile(
         bool, typer.Option("--force", help="Replace an --output file this command did not write.")
     ] = False,
 ) -> None:
-    from cvcuda_setup.dockerfile import DockerfileOptions, render, write
+    import shlex
 
-    text = render(
-        DockerfileOptions(
-            recipe=recipe,
-            arch=arch,
-            base=base,
-            runtime_base=runtime_base,
-            opencv_version=opencv_version,
-            prefix=prefix,
-            install=install,
-            sccache=sccache,
-            jobs=jobs,
-        )
+    from cvcuda_setup.dockerfile import DockerfileOptions, docker_build_command, render, resolve, write
+
+    options = DockerfileOptions(
+        recipe=recipe,
+        arch=arch,
+        base=base,
+        runtime_base=runtime_base,
+        opencv_version=opencv_version,
+        prefix=prefix,
+        install=install,
+        sccache=sccache,
+        jobs=jobs,
+        output=str(output) if output is not None else "Dockerfile",
     )
+    text = render(options)
     if output is None:
         sys.stdout.write(text)
         return
     write(text, output, force=force)
-    console.info(f"wrote {output}; build it with: docker build -f {output} -t opencv-cuda .")
+    line = shlex.join(docker_build_command(str(output), resolve(options).recipe_name))
+    console.info(f"wrote {output}; build it with: {line}")
 
 
 def register(app: typer.Typer) -> None:
