@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cvcuda_setup.cli.common import guard
+from cvcuda_setup.cli.common import OpenCvVersionOption, guard
 from cvcuda_setup.console import console
 from cvcuda_setup.errors import ToolchainError, UsageError
 from cvcuda_setup.model import ArchSelection, BuildPlan, GpuDevice, Recipe, SourceSpec
@@ -15,9 +15,9 @@ from cvcuda_setup.plan import PlanInputs, build_dir_name, make_plan, parse_overr
 from cvcuda_setup.recipes import load_recipe
 
 EXAMPLES = """
-Examples:
+Examples (--arch auto, the default, asks this host's GPUs; without one name the targets):
 
-  cvcuda-setup build --recipe minimal --dry-run
+  cvcuda-setup build --recipe minimal --arch 9.0 --dry-run
 
   cvcuda-setup build --recipe seed --arch 8.9 --dry-run
 
@@ -165,7 +165,7 @@ def build(
         "auto", "--arch", "-a", help="auto, 8.9, 8.6,9.0, 9.0+PTX, sm_90, compute_90, 90."
     ),
     prefix: Path | None = typer.Option(None, "--prefix", "-p", help="Install prefix [$CVCUDA_SETUP_PREFIX]."),
-    opencv_version: str | None = typer.Option(None, "--opencv-version", help="OpenCV version, e.g. 5.1.0."),
+    opencv_version: OpenCvVersionOption = None,
     source: str | None = typer.Option(
         None, "--source", help="sdist (default), git, a tarball URL/file, a bundle file, or a directory."
     ),

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cvcuda_setup.cli.common import guard
+from cvcuda_setup.cli.common import OpenCvVersionOption, guard
 from cvcuda_setup.console import console
 from cvcuda_setup.dockerfile import DEFAULT_BASE, DEFAULT_PREFIX
 
@@ -46,11 +46,9 @@ def dockerfile(
     arch: Annotated[
         str | None, typer.Option("--arch", "-a", help="Target GPUs: 8.9, 8.6,9.0, 9.0+PTX, sm_90 (not auto).")
     ] = None,
-    opencv_version: Annotated[
-        str | None, typer.Option("--opencv-version", help="OpenCV version [the recipe's].")
-    ] = None,
+    opencv_version: OpenCvVersionOption = None,
     prefix: Annotated[
-        str, typer.Option("--prefix", help="Install prefix inside the image.")
+        str, typer.Option("--prefix", "-p", help="Install prefix inside the image.")
     ] = DEFAULT_PREFIX,
     install: Annotated[
         str,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cvcuda_setup.cli.common import guard
+from cvcuda_setup.cli.common import OpenCvVersionOption, guard
 from cvcuda_setup.console import console
 from cvcuda_setup.doctor import exit_code, render, run_doctor, to_document
 from cvcuda_setup.errors import UsageError
@@ -39,9 +39,7 @@ def doctor(
         str,
         typer.Option("--arch", "-a", help="Target GPUs: auto, 8.9, 8.6,9.0, 9.0+PTX, sm_90 or compute_90."),
     ] = "auto",
-    opencv_version: Annotated[
-        str, typer.Option("--opencv-version", help="OpenCV release to check against the compatibility table.")
-    ] = "5.1.0",
+    opencv_version: OpenCvVersionOption = None,
     python: Annotated[
         str | None,
         typer.Option(
@@ -76,6 +74,8 @@ def doctor(
         bool, typer.Option("--no-plugin-python", help="Do not check what the plugin's Python module needs.")
     ] = False,
 ) -> None:
+    loaded = load_recipe(recipe)
+    opencv_version = opencv_version or loaded.opencv_version
     if not _VERSION.match(opencv_version):
         raise UsageError(
             f"--opencv-version {opencv_version!r} is not a release number", hint="e.g. 5.1.0 or 4.13.0"
@@ -84,7 +84,6 @@ def doctor(
         raise UsageError(f"--source {str(source)!r} is not a directory", hint="give the opencv source tree")
     if contrib is not None and not (contrib / "modules").is_dir():
         raise UsageError(f"--contrib {str(contrib)!r} is not an opencv_contrib tree (no modules/)")
-    loaded = load_recipe(recipe)
     findings = run_doctor(
         loaded,
         arch,

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -152,3 +153,52 @@ def test_the_installed_console_script_runs(console_script: Path, tmp_path: Path)
         [str(console_script), "--version"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
     )
     assert proc.returncode == 0 and proc.stdout.startswith("cvcuda-setup "), proc
+
+
+def _commands() -> list[tuple[str, Any]]:
+    import typer.main
+
+    from cvcuda_setup.cli.app import app
+
+    out: list[tuple[str, Any]] = []
+
+    def walk(path: str, command: Any) -> None:
+        subs = getattr(command, "commands", None)
+        if isinstance(subs, dict):
+            for name, sub in subs.items():
+                walk(f"{path} {name}".strip(), sub)
+        else:
+            out.append((path, command))
+
+    walk("", typer.main.get_command(app))
+    return out
+
+
+def test_options_with_one_name_mean_one_thing_in_every_command() -> None:
+    """--arch is -a, --prefix is -p, --jobs is -j, --recipe is -r wherever they exist; --opencv-version and
+    --python read the same everywhere."""
+    short = {"--arch": "-a", "--prefix": "-p", "--jobs": "-j", "--recipe": "-r"}
+    helps: dict[str, set[str]] = {}
+    commands = _commands()
+    assert len(commands) >= 10
+    for path, command in commands:
+        for param in command.params:
+            names = list(getattr(param, "opts", []))
+            for long, letter in short.items():
+                if long in names:
+                    assert letter in names, f"{path}: {long} has no {letter}"
+            if "--opencv-version" in names:
+                helps.setdefault("--opencv-version", set()).add(param.help)
+    assert len(helps["--opencv-version"]) == 1, helps
+
+
+def test_verify_reads_the_prefix_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CVCUDA_SETUP_PREFIX", str(tmp_path / "from-env"))
+    with pytest.raises(SystemExit):
+        main(["verify", "--json", "-"])
+    captured = capsys.readouterr()
+    assert str(tmp_path / "from-env") in captured.out + captured.err
+    help_text = dict(_commands())["verify"].params
+    assert any("$CVCUDA_SETUP_PREFIX" in (p.help or "") for p in help_text if "--prefix" in p.opts)
