@@ -48,6 +48,8 @@ class DockerfileOptions:
     #: Build with ``--launcher sccache``; ``--build-arg SCCACHE_REDIS_ENDPOINT=redis://...`` shares the cache.
     sccache: bool = False
     jobs: int | None = None
+    #: The file name the Dockerfile is written to (shown in its ``docker build`` line).
+    output: str = "Dockerfile"
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,18 @@ def command_line(options: DockerfileOptions) -> list[str]:
         cmd.append("--sccache")
     if options.jobs:
         cmd += ["--jobs", str(options.jobs)]
+    if options.output != "Dockerfile":
+        cmd += ["--output", options.output]
     return cmd
+
+
+def image_tag(recipe_name: str) -> str:
+    return f"opencv-cuda:{recipe_name}"
+
+
+def docker_build_command(output: str, recipe_name: str) -> list[str]:
+    """The ``docker build`` line for the file: the same in its header and in what the command prints."""
+    return ["docker", "build", "-f", output, "-t", image_tag(recipe_name), "."]
 
 
 def _run(*commands: list[str] | str) -> str:
@@ -197,20 +210,20 @@ def render(options: DockerfileOptions) -> str:
     what = f"OpenCV {r.opencv_version} {'with CUDA' if r.cuda else '(CPU only)'}, recipe {r.recipe_name}"
     if r.arch_bin:
         what += f", CUDA_ARCH_BIN {r.arch_bin}"
-    tag = f"opencv-cuda:{r.recipe_name}"
+    tag = image_tag(r.recipe_name)
     lines = [
         f"{HEADER} {__version__}; regenerate with:",
         f"#   {shlex.join(command_line(options))}",
         "#",
         f"# {what}.",
         "# Build it in a cvcuda-setup checkout (compiling needs no GPU; the package is copied in):",
-        f"#   docker build -f Dockerfile -t {tag} .",
+        f"#   {shlex.join(docker_build_command(options.output, r.recipe_name))}",
     ]
     if options.sccache:
         lines += [
             "# Share the compiler cache between image builds and machines through Redis",
             "# (docs/large-builds.md):",
-            "#   docker build --network host \\",
+            f"#   docker build --network host -f {shlex.quote(options.output)} \\",
             f"#     --build-arg SCCACHE_REDIS_ENDPOINT=redis://127.0.0.1:6379 -t {tag} .",
         ]
     lines += [

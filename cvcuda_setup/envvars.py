@@ -21,7 +21,8 @@ from cvcuda_setup.manifest import MANIFEST_RELPATH, Manifest, find_module_dir, r
 #: Used when neither ``--prefix`` nor ``$CVCUDA_SETUP_PREFIX`` names one.
 FALLBACK_PREFIX = "~/.local/opt/cvcuda-opencv"
 
-Shell = Literal["bash", "fish", "json"]
+#: sh and zsh take the same POSIX ``export`` lines as bash.
+Shell = Literal["bash", "sh", "zsh", "fish", "json"]
 
 
 def default_prefix() -> Path:
@@ -97,7 +98,7 @@ def render(env: PrefixEnv, shell: Shell) -> str:
         }
         return json.dumps(data, indent=2)
     lines: list[str] = []
-    if shell == "bash":
+    if shell in ("bash", "sh", "zsh"):
         for name, value in env.set.items():
             lines.append(f"export {name}={shlex.quote(value)}")
         for name, dirs in env.prepend.items():
@@ -111,7 +112,7 @@ def render(env: PrefixEnv, shell: Shell) -> str:
             # fish splits and joins variables named *PATH on ':' itself
             lines.append(f"set -gx {name} {quoted} ${name}")
     else:
-        raise UsageError(f"--shell {shell!r} is not one of bash, fish, json")
+        raise UsageError(f"--shell {shell!r} is not one of bash, sh, zsh, fish, json")
     return "\n".join(lines)
 
 

@@ -461,6 +461,7 @@ def plan_plugin(
     install_python: bool = True,
     build_type: str = "Release",
     env: Mapping[str, str] | None = None,
+    skip_python_flag: str = "--no-python",
 ) -> PluginPlan:
     """Locate everything and compute the commands; raises the first problem as one clear error."""
     from cvcuda_setup.tools import find_cmake, find_ninja
@@ -484,13 +485,14 @@ def plan_plugin(
         if not target_python.has_pip:
             raise ToolchainError(
                 f"pip is not installed for {target_python.executable}",
-                hint=f"run {target_python.executable} -m ensurepip, or pass --no-python",
+                hint=f"run {target_python.executable} -m ensurepip, or pass {skip_python_flag}",
             )
         if not target_python.has_skbuild:
             raise ToolchainError(
                 f"scikit-build-core (which builds the Python module) is not installed for "
                 f"{target_python.executable}",
-                hint=f"run {target_python.executable} -m pip install scikit-build-core, or pass --no-python",
+                hint=f"run {target_python.executable} -m pip install scikit-build-core, "
+                f"or pass {skip_python_flag}",
             )
         if not target_python.has_numpy:
             warnings.append(
@@ -639,9 +641,16 @@ def build_plugin(
     jobs: int,
     tests: bool = False,
     install_python: bool = True,
+    skip_python_flag: str = "--no-python",
 ) -> PluginResult:
     """Build and install the plugin into ``prefix`` (what ``build`` runs at its end and ``plugin`` runs)."""
     plan = plan_plugin(
-        prefix, python=python, build_dir=build_dir, jobs=jobs, tests=tests, install_python=install_python
+        prefix,
+        python=python,
+        build_dir=build_dir,
+        jobs=jobs,
+        tests=tests,
+        install_python=install_python,
+        skip_python_flag=skip_python_flag,
     )
     return run_plan(plan)

@@ -16,12 +16,39 @@ from cvcuda_setup.probe.python import cmake_python_options
 _OVERRIDE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?::[A-Z]+)?=(.*)$")
 
 
+#: CMake variables the plan sets from an option (checked there): ``-D`` may not set them behind its back.
+PLAN_OWNED = {
+    "CMAKE_INSTALL_PREFIX": "--prefix",
+    "CUDA_ARCH_BIN": "--arch",
+    "CUDA_ARCH_PTX": "--arch (e.g. 9.0+PTX)",
+    "CUDA_TOOLKIT_ROOT_DIR": "CUDA_HOME or the nvcc on PATH",
+    "OPENCV_EXTRA_MODULES_PATH": "--source (a tree or bundle holding opencv_contrib)",
+    "BUILD_LIST": "--recipe (its modules list)",
+    "PYTHON3_EXECUTABLE": "--python",
+    "PYTHON3_INCLUDE_DIR": "--python",
+    "PYTHON3_LIBRARY": "--python",
+    "PYTHON3_NUMPY_INCLUDE_DIRS": "--python",
+    "CMAKE_C_COMPILER_LAUNCHER": "--launcher",
+    "CMAKE_CXX_COMPILER_LAUNCHER": "--launcher",
+    "CMAKE_CUDA_COMPILER_LAUNCHER": "--launcher",
+}
+
+
 def parse_override(text: str) -> tuple[str, str]:
-    """``-D NAME=VALUE`` (``NAME:TYPE=VALUE`` accepted, type dropped) -> (NAME, VALUE)."""
+    """``-D NAME=VALUE`` (``NAME:TYPE=VALUE`` accepted, type dropped) -> (NAME, VALUE).
+
+    A variable the plan sets from an option (``PLAN_OWNED``) is refused, naming that option.
+    """
     match = _OVERRIDE.match(text.strip())
     if not match:
         raise UsageError(f"-D {text!r} is not NAME=VALUE", hint="e.g. -D WITH_CUDNN=OFF")
-    return match.group(1), match.group(2)
+    name = match.group(1)
+    if name.upper() in PLAN_OWNED:
+        raise UsageError(
+            f"-D {name} is set by the build plan, not by -D",
+            hint=f"use {PLAN_OWNED[name.upper()]} instead",
+        )
+    return name, match.group(2)
 
 
 @dataclass(frozen=True)

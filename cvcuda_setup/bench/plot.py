@@ -19,7 +19,7 @@ def require_matplotlib() -> None:
         import matplotlib  # noqa: F401
     except ImportError:
         raise ToolchainError(
-            "--plot needs matplotlib, which is not importable", hint="pip install matplotlib"
+            "plotting needs matplotlib, which is not importable", hint="python -m pip install matplotlib"
         ) from None
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sys
 from importlib import import_module
+from typing import Any
 
 import typer
+import typer.main
 
 from cvcuda_setup import __version__
 from cvcuda_setup.cli.common import guard as guard
@@ -71,10 +73,55 @@ def _register_all() -> None:
 _register_all()
 
 
-def main() -> None:
-    """Console-script entry point: runs the app, turns domain errors into one line and an exit code."""
+def _click_exception() -> type[Exception]:
+    """click's ``ClickException``, found through typer without importing click.
+
+    typer < 0.29 re-exports click's exceptions and installs click; typer >= 0.29 vendors click and does not
+    install it, so ``import click`` is not an option. ``typer.BadParameter`` is click's in both.
+    """
+    for cls in typer.BadParameter.__mro__:
+        if cls.__name__ == "ClickException" and issubclass(cls, Exception):
+            return cls
+    raise RuntimeError("typer.BadParameter has no ClickException base")  # pragma: no cover
+
+
+def usage_line(exc: Exception, argv: list[str]) -> str:
+    """A click usage error as one line: what click says (naming the bad word) and where the help is."""
+    format_message = getattr(exc, "format_message", None)
+    message = " ".join(str(format_message() if callable(format_message) else exc).split())
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(ctx, "command_path", None) or _command_path(argv)
+    return f"{message} (see: {command} --help)"
+
+
+def _command_path(argv: list[str]) -> str:
+    """``cvcuda-setup recipes show`` for the words of ``argv`` that name commands (click gives no context
+    for an option whose value is missing)."""
+    words = [PROG]
+    group: Any = typer.main.get_command(app)
+    for arg in argv:
+        commands = getattr(group, "commands", None)
+        if arg.startswith("-") or not isinstance(commands, dict) or arg not in commands:
+            break
+        words.append(arg)
+        group = commands[arg]
+    return " ".join(words)
+
+
+#: The program name in usage lines, also under ``python -m cvcuda_setup``.
+PROG = "cvcuda-setup"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: runs the app, turns every error into one line and an exit code.
+
+    Usage errors (an unknown option or command, a missing or malformed value) exit 2 with one line that
+    names the bad word and points to ``--help``; domain errors exit with their own code; never a traceback.
+    """
+    click_exception = _click_exception()
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        rc = app(standalone_mode=False)
+        rc = app(args=args, prog_name=PROG, standalone_mode=False)
     except CvCudaSetupError as exc:
         console.error(str(exc))
         sys.exit(exc.return_code)
@@ -86,11 +133,13 @@ def main() -> None:
     except KeyboardInterrupt:
         console.error("interrupted")
         sys.exit(130)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except click_exception as exc:
+        code = int(getattr(exc, "exit_code", 1))
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a group without its subcommand: its help
+            show = getattr(exc, "show", None)
+            if callable(show):
+                show()
+            sys.exit(code)
+        console.error(usage_line(exc, args) if code == 2 else " ".join(str(exc).split()))
+        sys.exit(code)
     sys.exit(rc if isinstance(rc, int) else 0)

@@ -20,7 +20,7 @@ from cvcuda_setup.bench.common import (
     require_gpu,
     require_gpus,
 )
-from cvcuda_setup.cli.common import guard
+from cvcuda_setup.cli.common import OpenCvVersionOption, guard
 from cvcuda_setup.console import console
 from cvcuda_setup.errors import UsageError
 
@@ -253,7 +253,7 @@ def build(
     arch: Annotated[
         str, typer.Option("--arch", "-a", help="auto, 8.9, 9.0+PTX, ... (as for build).")
     ] = "auto",
-    opencv_version: Annotated[str | None, typer.Option("--opencv-version", help="OpenCV version.")] = None,
+    opencv_version: OpenCvVersionOption = None,
     source: Annotated[
         str | None,
         typer.Option("--source", help="sdist (default), git, a tarball, a bundle, or a directory."),

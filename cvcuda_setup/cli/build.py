@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cvcuda_setup.cli.common import guard
+from cvcuda_setup.cli.common import OpenCvVersionOption, guard
 from cvcuda_setup.console import console
 from cvcuda_setup.errors import ToolchainError, UsageError
 from cvcuda_setup.model import ArchSelection, BuildPlan, GpuDevice, Recipe, SourceSpec
@@ -15,9 +15,9 @@ from cvcuda_setup.plan import PlanInputs, build_dir_name, make_plan, parse_overr
 from cvcuda_setup.recipes import load_recipe
 
 EXAMPLES = """
-Examples:
+Examples (--arch auto, the default, asks this host's GPUs; without one name the targets):
 
-  cvcuda-setup build --recipe minimal --dry-run
+  cvcuda-setup build --recipe minimal --arch 9.0 --dry-run
 
   cvcuda-setup build --recipe seed --arch 8.9 --dry-run
 
@@ -165,7 +165,7 @@ def build(
         "auto", "--arch", "-a", help="auto, 8.9, 8.6,9.0, 9.0+PTX, sm_90, compute_90, 90."
     ),
     prefix: Path | None = typer.Option(None, "--prefix", "-p", help="Install prefix [$CVCUDA_SETUP_PREFIX]."),
-    opencv_version: str | None = typer.Option(None, "--opencv-version", help="OpenCV version, e.g. 5.1.0."),
+    opencv_version: OpenCvVersionOption = None,
     source: str | None = typer.Option(
         None, "--source", help="sdist (default), git, a tarball URL/file, a bundle file, or a directory."
     ),
@@ -196,6 +196,9 @@ def build(
     no_doctor: bool = typer.Option(False, "--no-doctor", help="Skip the preflight checks."),
     no_plugin: bool = typer.Option(
         False, "--no-plugin", help="Do not build the zero-copy plugin afterwards."
+    ),
+    no_plugin_python: bool = typer.Option(
+        False, "--no-plugin-python", help="Build the plugin's C++ side only, not its Python module."
     ),
 ) -> None:
     """Build and install OpenCV with CUDA from a recipe."""
@@ -244,7 +247,7 @@ def build(
         return
 
     if not no_doctor:
-        _preflight(recipe, arch, spec.opencv_version, python)
+        _preflight(recipe, arch, spec.opencv_version, python, plan, not no_plugin, not no_plugin_python)
     with console.step(f"fetch sources ({spec.kind})"):
         tree = fetch(spec, cache, need_contrib=recipe.contrib)
     from cvcuda_setup.cmake import execute
@@ -260,16 +263,36 @@ def build(
                 python=plan.python.executable if plan.python else None,
                 build_dir=plan.build_dir / "plugin",
                 jobs=plan.jobs,
+                install_python=not no_plugin_python,
+                skip_python_flag="--no-plugin-python",
             )
     console.info(f"installed into {plan.prefix}; next: cvcuda-setup verify --prefix {plan.prefix}")
     del manifest
 
 
-def _preflight(recipe: Recipe, arch: str, version: str, python: str | None) -> None:
+def _preflight(
+    recipe: Recipe,
+    arch: str,
+    version: str,
+    python: str | None,
+    plan: BuildPlan,
+    plugin: bool,
+    plugin_python: bool,
+) -> None:
+    """doctor for the whole job (OpenCV, its bindings, the plugin), on the build dir and prefix it uses."""
     from cvcuda_setup.doctor import exit_code, render, run_doctor
 
     with console.step("doctor (preflight; skip with --no-doctor)"):
-        findings = run_doctor(recipe, arch, version, python=python)
+        findings = run_doctor(
+            recipe,
+            arch,
+            version,
+            python=python,
+            prefix=plan.prefix,
+            build_dir=plan.build_dir,
+            plugin=plugin,
+            plugin_python=plugin_python,
+        )
     if exit_code(findings) >= 2:
         render(findings, console)
         errors = [f for f in findings if f.level == "error"]

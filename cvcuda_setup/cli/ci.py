@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cvcuda_setup.cli.common import guard
+from cvcuda_setup.cli.common import OpenCvVersionOption, guard
 from cvcuda_setup.console import console
 
 HELP = """Run the whole pipeline non-interactively, as a CI job would: doctor, the build plan, the build,
@@ -61,9 +61,7 @@ def ci(
     build_dir: Annotated[
         Path | None, typer.Option("--build-dir", help="Build directory [cache/build/<plan>].")
     ] = None,
-    opencv_version: Annotated[
-        str | None, typer.Option("--opencv-version", help="OpenCV version [the recipe's].")
-    ] = None,
+    opencv_version: OpenCvVersionOption = None,
     python: Annotated[
         str | None, typer.Option("--python", help="Interpreter for the bindings [this one].")
     ] = None,

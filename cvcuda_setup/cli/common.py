@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -12,6 +12,12 @@ from cvcuda_setup.console import console
 from cvcuda_setup.errors import CvCudaSetupError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: ``--opencv-version``, one definition (and one help text) for every command that takes it.
+OpenCvVersionOption = Annotated[
+    str | None,
+    typer.Option("--opencv-version", help="OpenCV release, e.g. 5.1.0 or 4.13.0 [the recipe's]."),
+]
 
 
 def guard(fn: F) -> F:

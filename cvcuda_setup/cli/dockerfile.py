@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cvcuda_setup.cli.common import guard
+from cvcuda_setup.cli.common import OpenCvVersionOption, guard
 from cvcuda_setup.console import console
 from cvcuda_setup.dockerfile import DEFAULT_BASE, DEFAULT_PREFIX
 
@@ -46,11 +46,9 @@ def dockerfile(
     arch: Annotated[
         str | None, typer.Option("--arch", "-a", help="Target GPUs: 8.9, 8.6,9.0, 9.0+PTX, sm_90 (not auto).")
     ] = None,
-    opencv_version: Annotated[
-        str | None, typer.Option("--opencv-version", help="OpenCV version [the recipe's].")
-    ] = None,
+    opencv_version: OpenCvVersionOption = None,
     prefix: Annotated[
-        str, typer.Option("--prefix", help="Install prefix inside the image.")
+        str, typer.Option("--prefix", "-p", help="Install prefix inside the image.")
     ] = DEFAULT_PREFIX,
     install: Annotated[
         str,
@@ -68,26 +66,29 @@ def dockerfile(
         bool, typer.Option("--force", help="Replace an --output file this command did not write.")
     ] = False,
 ) -> None:
-    from cvcuda_setup.dockerfile import DockerfileOptions, render, write
+    import shlex
 
-    text = render(
-        DockerfileOptions(
-            recipe=recipe,
-            arch=arch,
-            base=base,
-            runtime_base=runtime_base,
-            opencv_version=opencv_version,
-            prefix=prefix,
-            install=install,
-            sccache=sccache,
-            jobs=jobs,
-        )
+    from cvcuda_setup.dockerfile import DockerfileOptions, docker_build_command, render, resolve, write
+
+    options = DockerfileOptions(
+        recipe=recipe,
+        arch=arch,
+        base=base,
+        runtime_base=runtime_base,
+        opencv_version=opencv_version,
+        prefix=prefix,
+        install=install,
+        sccache=sccache,
+        jobs=jobs,
+        output=str(output) if output is not None else "Dockerfile",
     )
+    text = render(options)
     if output is None:
         sys.stdout.write(text)
         return
     write(text, output, force=force)
-    console.info(f"wrote {output}; build it with: docker build -f {output} -t opencv-cuda .")
+    line = shlex.join(docker_build_command(str(output), resolve(options).recipe_name))
+    console.info(f"wrote {output}; build it with: {line}")
 
 
 def register(app: typer.Typer) -> None:

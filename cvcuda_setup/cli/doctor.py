@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cvcuda_setup.cli.common import guard
+from cvcuda_setup.cli.common import OpenCvVersionOption, guard
 from cvcuda_setup.console import console
 from cvcuda_setup.doctor import exit_code, render, run_doctor, to_document
 from cvcuda_setup.errors import UsageError
@@ -36,11 +36,10 @@ def doctor(
         str, typer.Option("--recipe", "-r", help="Recipe name or path to a recipe .toml.")
     ] = "minimal",
     arch: Annotated[
-        str, typer.Option("--arch", help="Target GPUs: auto, 8.9, 8.6,9.0, 9.0+PTX, sm_90 or compute_90.")
+        str,
+        typer.Option("--arch", "-a", help="Target GPUs: auto, 8.9, 8.6,9.0, 9.0+PTX, sm_90 or compute_90."),
     ] = "auto",
-    opencv_version: Annotated[
-        str, typer.Option("--opencv-version", help="OpenCV release to check against the compatibility table.")
-    ] = "5.1.0",
+    opencv_version: OpenCvVersionOption = None,
     python: Annotated[
         str | None,
         typer.Option(
@@ -57,7 +56,7 @@ def doctor(
         Path | None, typer.Option("--contrib", help="opencv_contrib tree (default: next to --source).")
     ] = None,
     prefix: Annotated[
-        Path | None, typer.Option("--prefix", help="Install prefix (checked for free disk).")
+        Path | None, typer.Option("--prefix", "-p", help="Install prefix (checked for free disk).")
     ] = None,
     build_dir: Annotated[
         Path | None,
@@ -68,7 +67,15 @@ def doctor(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the findings as JSON (schema cvcuda-setup.doctor/1).")
     ] = False,
+    no_plugin: Annotated[
+        bool, typer.Option("--no-plugin", help="Do not check what the zero-copy plugin needs (as build).")
+    ] = False,
+    no_plugin_python: Annotated[
+        bool, typer.Option("--no-plugin-python", help="Do not check what the plugin's Python module needs.")
+    ] = False,
 ) -> None:
+    loaded = load_recipe(recipe)
+    opencv_version = opencv_version or loaded.opencv_version
     if not _VERSION.match(opencv_version):
         raise UsageError(
             f"--opencv-version {opencv_version!r} is not a release number", hint="e.g. 5.1.0 or 4.13.0"
@@ -77,7 +84,6 @@ def doctor(
         raise UsageError(f"--source {str(source)!r} is not a directory", hint="give the opencv source tree")
     if contrib is not None and not (contrib / "modules").is_dir():
         raise UsageError(f"--contrib {str(contrib)!r} is not an opencv_contrib tree (no modules/)")
-    loaded = load_recipe(recipe)
     findings = run_doctor(
         loaded,
         arch,
@@ -87,6 +93,8 @@ def doctor(
         python=python,
         source_dir=source,
         contrib_dir=contrib,
+        plugin=not no_plugin,
+        plugin_python=not no_plugin_python,
     )
     if json_out:
         inputs = {

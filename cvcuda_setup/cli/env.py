@@ -21,7 +21,7 @@ Examples:
   cvcuda-setup env --prefix ~/opt/opencv-cuda --shell json
 """
 
-SHELLS = ("bash", "fish", "json")
+SHELLS = ("bash", "sh", "zsh", "fish", "json")
 
 
 @guard
@@ -30,7 +30,7 @@ def env(
         Path | None, typer.Option("--prefix", "-p", help="Install prefix [$CVCUDA_SETUP_PREFIX].")
     ] = None,
     shell: Annotated[
-        str, typer.Option("--shell", help="Output syntax: bash (also sh/zsh), fish or json.")
+        str, typer.Option("--shell", help="Output syntax: bash, sh, zsh (all POSIX export), fish or json.")
     ] = "bash",
 ) -> None:
     """Print OpenCV_DIR, PATH, LD_LIBRARY_PATH, PYTHONPATH and PKG_CONFIG_PATH for a prefix."""

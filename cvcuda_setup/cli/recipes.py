@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from cvcuda_setup.cli.common import guard
+from cvcuda_setup.cli.common import OpenCvVersionOption, guard
 from cvcuda_setup.console import console
 from cvcuda_setup.model import cmake_value
 from cvcuda_setup.modules import closure
@@ -45,9 +45,7 @@ def list_cmd(json_out: bool = typer.Option(False, "--json", help="Print JSON."))
 @guard
 def show_cmd(
     name: str = typer.Argument(..., help="Recipe name or path to a .toml file."),
-    opencv_version: str = typer.Option(
-        "5.1.0", "--opencv-version", help="For the module dependency closure."
-    ),
+    opencv_version: OpenCvVersionOption = None,
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show a recipe after `extends` is merged: modules (with dependencies) and CMake options.
@@ -55,6 +53,7 @@ def show_cmd(
     Example: cvcuda-setup recipes show minimal
     """
     r = load_recipe(name)
+    opencv_version = opencv_version or r.opencv_version
     build_list = closure(r.modules, opencv_version, python=r.python)
     data = {
         "name": r.name,

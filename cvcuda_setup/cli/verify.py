@@ -9,7 +9,7 @@ import typer
 
 from cvcuda_setup.cli.common import guard
 from cvcuda_setup.console import console
-from cvcuda_setup.errors import UsageError
+from cvcuda_setup.envvars import default_prefix
 from cvcuda_setup.verify import VerifyOptions, parse_device, run_verify
 from cvcuda_setup.verify import report as render
 
@@ -26,21 +26,11 @@ HELP = (
 )
 
 
-def _default_prefix() -> Path:
-    try:
-        from cvcuda_setup.envvars import DEFAULT_PREFIX
-    except ImportError:
-        raise UsageError(
-            "no --prefix given", hint="pass --prefix, the folder OpenCV was installed into"
-        ) from None
-    return Path(DEFAULT_PREFIX)
-
-
 @guard
 def verify(
     prefix: Annotated[
         Path | None,
-        typer.Option("--prefix", help="The installation to verify (default: the tool's default prefix)."),
+        typer.Option("--prefix", "-p", help="The installation to verify [$CVCUDA_SETUP_PREFIX]."),
     ] = None,
     device: Annotated[
         str, typer.Option("--device", help="A CUDA device index, or 'all' for every GPU.")
@@ -84,7 +74,7 @@ def verify(
     json_path = Path(json_file) if json_file and not json_to_stdout else None
     out_dir = out if out is not None else (json_path.parent if json_path is not None else None)
     options = VerifyOptions(
-        prefix=prefix if prefix is not None else _default_prefix(),
+        prefix=prefix if prefix is not None else default_prefix(),
         device=parse_device(device),
         require_gpu=require_gpu,
         images_dir=images,

@@ -9,6 +9,7 @@ import typer
 
 from cvcuda_setup.cli.common import guard
 from cvcuda_setup.console import console
+from cvcuda_setup.envvars import default_prefix
 from cvcuda_setup.errors import UsageError
 from cvcuda_setup.wheel import WheelOptions, WheelResult, build_wheel
 from cvcuda_setup.wheel.builder import REPAIR_MODES
@@ -24,16 +25,6 @@ HELP = (
     "  cvcuda-setup wheel --prefix ~/opt/opencv-cuda --python /usr/bin/python3.12 --repair none --json\n\n"
     "  python -m pip install dist/opencv_cuda-5.1.0+cu130.sm90-cp312-cp312-manylinux_2_35_x86_64.whl"
 )
-
-
-def _default_prefix() -> Path:
-    try:
-        from cvcuda_setup.envvars import DEFAULT_PREFIX
-    except ImportError:
-        raise UsageError(
-            "no --prefix given", hint="pass --prefix, the folder OpenCV is installed in"
-        ) from None
-    return Path(DEFAULT_PREFIX).expanduser()
 
 
 def _render(result: WheelResult) -> None:
@@ -52,7 +43,7 @@ def _render(result: WheelResult) -> None:
 def wheel(
     prefix: Annotated[
         Path | None,
-        typer.Option("--prefix", help="The installation to package (default: the tool's default prefix)."),
+        typer.Option("--prefix", "-p", help="The installation to package [$CVCUDA_SETUP_PREFIX]."),
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Directory the wheel is written to.")] = Path("dist"),
     python: Annotated[
@@ -76,7 +67,7 @@ def wheel(
     if repair not in REPAIR_MODES:
         raise UsageError(f"--repair {repair!r} is not one of {', '.join(REPAIR_MODES)}")
     options = WheelOptions(
-        prefix=prefix if prefix is not None else _default_prefix(),
+        prefix=prefix if prefix is not None else default_prefix(),
         out_dir=out,
         python=python,
         repair=repair,  # type: ignore[arg-type]

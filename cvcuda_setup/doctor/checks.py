@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cvcuda_setup.arch import parse_arch, validate_arch
 from cvcuda_setup.doctor import compat
@@ -21,6 +21,9 @@ from cvcuda_setup.probe.gpu import GpuProbe
 from cvcuda_setup.probe.hostinfo import GIB, GIB_PER_JOB_CUDA, ToolInfo
 from cvcuda_setup.probe.pydists import ShadowingDist
 from cvcuda_setup.probe.toolkit import NvccSearch
+
+if TYPE_CHECKING:
+    from cvcuda_setup.native import TargetPython
 
 #: OpenCV 5.1.0's MIN_VER_CMAKE (cmake/OpenCVMinDepVersions.cmake); a given source tree's own value wins.
 MIN_CMAKE = "3.13"
@@ -129,6 +132,11 @@ class Facts:
     opencv_requested: str = ""
     #: The arch selection once checked (set by the runner from ``check_arch``'s work), for coverage checks.
     arch: ArchSelection | None = None
+    #: The zero-copy plugin ``build`` compiles at its end: checked only when it will be built.
+    plugin: bool = False
+    #: The interpreter its Python module is built for (None: the module is skipped or the probe failed).
+    plugin_python: TargetPython | None = None
+    plugin_python_error: str | None = None
 
 
 def _gib(n: int | float) -> str:
@@ -1013,4 +1021,50 @@ def check_python(f: Facts) -> list[Finding]:
                 code="python.cv2-shadow",
             )
         )
+    return out
+
+
+def check_plugin(f: Facts) -> list[Finding]:
+    """What the zero-copy plugin's Python module needs (pip, scikit-build-core, numpy) in its interpreter.
+
+    Its C++ side needs what OpenCV's build does (cmake, ninja, a C++17 compiler), checked above.
+    """
+    if not f.plugin:
+        return []
+    skip = "or pass --no-plugin-python (build) / --no-python (plugin) to skip the module"
+    if f.plugin_python is None:
+        if f.plugin_python_error is None:
+            return []
+        return [
+            Finding(
+                "error",
+                "plugin",
+                f"cannot use the interpreter for the plugin's Python module: {f.plugin_python_error}",
+                f"pass --python with a working Python 3 interpreter, {skip}",
+                code="plugin.python",
+            )
+        ]
+    py = f.plugin_python
+    exe = str(py.executable)
+    out: list[Finding] = []
+    for present, what, why in (
+        (py.has_pip, "pip", "installs the module"),
+        (py.has_skbuild, "scikit-build-core", "builds the module"),
+        (py.has_numpy, "numpy", "the module returns numpy arrays"),
+    ):
+        if present:
+            out.append(Finding("ok", "plugin", f"{what} for {exe} ({why})", code=f"plugin.{what}"))
+        else:
+            package = "pip" if what == "pip" else what
+            fix = f"{exe} -m ensurepip" if what == "pip" else f"{exe} -m pip install {package}"
+            out.append(
+                Finding(
+                    "error",
+                    "plugin",
+                    f"{what} is not installed for {exe}: the plugin's Python module needs it ({why})",
+                    f"{fix}, {skip}",
+                    {"python": exe},
+                    code=f"plugin.{what}",
+                )
+            )
     return out

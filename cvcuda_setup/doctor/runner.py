@@ -47,6 +47,8 @@ def gather(
     source_dir: Path | None = None,
     contrib_dir: Path | None = None,
     env: Mapping[str, str] | None = None,
+    plugin: bool = False,
+    plugin_python: bool = True,
 ) -> checks.Facts:
     env = os.environ if env is None else env
     needs = checks.Needs.of(recipe)
@@ -105,6 +107,15 @@ def gather(
         found = pydists.shadowing_dists(python)
         shadowing = None if found is None else tuple(found)
 
+    target_python = target_error = None
+    if plugin and plugin_python:
+        from cvcuda_setup.native import probe_target_python
+
+        try:
+            target_python = probe_target_python(python)
+        except CvCudaSetupError as exc:
+            target_error = str(exc)
+
     facts = checks.Facts(
         recipe_name=recipe.name if recipe is not None else "(none)",
         needs=needs,
@@ -137,6 +148,9 @@ def gather(
         python_error=python_error,
         python_requested=python,
         shadowing=shadowing,
+        plugin=plugin,
+        plugin_python=target_python,
+        plugin_python_error=target_error,
     )
     return facts
 
@@ -157,6 +171,7 @@ def evaluate(facts: checks.Facts) -> list[Finding]:
         *checks.check_sources(facts),
         *checks.check_host(facts),
         *checks.check_python(facts),
+        *checks.check_plugin(facts),
     ]
 
 
@@ -171,6 +186,8 @@ def run_doctor(
     source_dir: Path | None = None,
     contrib_dir: Path | None = None,
     env: Mapping[str, str] | None = None,
+    plugin: bool = False,
+    plugin_python: bool = True,
 ) -> list[Finding]:
     """Probe this host for ``recipe`` and return every finding (ok, warn, error)."""
     facts = gather(
@@ -183,5 +200,7 @@ def run_doctor(
         source_dir=source_dir,
         contrib_dir=contrib_dir,
         env=env,
+        plugin=plugin,
+        plugin_python=plugin_python,
     )
     return evaluate(facts)

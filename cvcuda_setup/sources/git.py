@@ -39,6 +39,7 @@ def clone(url: str, tag: str, dest: Path) -> None:
         last = lines[-1].strip() if lines else f"exit status {proc.returncode}"
         raise SourceError(
             f"git clone of {url} at {tag} failed: {last}",
-            hint="check the version tag and --base-url (a mirror holding opencv.git and opencv_contrib.git)",
+            hint="check the version tag and --source-base-url "
+            "(a mirror holding opencv.git and opencv_contrib.git)",
         )
     console.info(f"cloned {url} at {tag} ({time.monotonic() - start:.1f} s)")

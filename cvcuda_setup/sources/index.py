@@ -49,7 +49,7 @@ def project_files(index_url: str, project: str) -> list[IndexFile]:
         if exc.code == 404:
             raise SourceError(
                 f"the index {index_url} has no project {project!r} ({url}: HTTP 404)",
-                hint="check --base-url / CVCUDA_SETUP_INDEX_URL",
+                hint="check --source-base-url / CVCUDA_SETUP_INDEX_URL",
             ) from None
         if exc.code != 406:
             raise

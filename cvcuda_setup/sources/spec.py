@@ -48,7 +48,7 @@ def _sha(sha256: str | None) -> str | None:
 def spec_from_cli(
     source: str | None, opencv_version: str, sha256: str | None = None, base_url: str | None = None
 ) -> SourceSpec:
-    """Parse ``--source`` (with ``--opencv-version``, ``--sha256``, ``--base-url``) into a SourceSpec.
+    """Parse ``--source`` (with ``--opencv-version``, ``--sha256``, ``--source-base-url``) into a SourceSpec.
 
     Reads nothing from the network; a bundle's ``bundle.json`` and a local tree's version header are read so
     the spec carries the version really there.

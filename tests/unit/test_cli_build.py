@@ -190,3 +190,27 @@ def test_json_without_dry_run_is_refused(fake_nvcc: Path) -> None:
 def test_help_has_examples() -> None:
     code, out, _ = run("build", "--help")
     assert code == 0 and "cvcuda-setup build --recipe seed --arch 8.9 --dry-run" in out
+
+
+def test_every_dry_run_example_of_the_help_runs_on_a_host_without_a_gpu(
+    fake_nvcc: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cvcuda_setup.cli.build import EXAMPLES
+    from cvcuda_setup.probe import gpu
+
+    def no_driver() -> gpu.GpuProbe:
+        raise OSError("no NVIDIA driver")
+
+    monkeypatch.setattr(gpu, "_query_driver", no_driver)
+    examples = [
+        shlex.split(line.split("(")[0])[1:]
+        for line in EXAMPLES.splitlines()
+        if line.strip().startswith("cvcuda-setup build") and "--dry-run" in line
+    ]
+    assert len(examples) >= 3
+    for args in examples:
+        code, out, err = run(*args)
+        assert code == 0, (args, err)
+        assert out.strip(), args
+    code, _, err = run("build", "--recipe", "minimal", "--dry-run")  # auto without a GPU: says so
+    assert code == 2 and "found no CUDA device" in err and "--arch" in err

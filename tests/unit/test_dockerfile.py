@@ -283,3 +283,12 @@ def test_every_command_in_the_workflow_example_exists() -> None:
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
 def test_every_command_in_the_docs_exists(doc: Path) -> None:
     assert_commands_exist(tool_commands(code_blocks(doc.read_text())))
+
+
+def test_the_header_shows_the_docker_build_line_the_command_prints(tmp_path: Path) -> None:
+    out = tmp_path / "Dockerfile.cuda"
+    code, _, err = invoke("dockerfile", "--arch", "8.9", "--output", str(out))
+    assert code == 0, err
+    printed = err.split("build it with: ", 1)[1].strip()
+    assert printed == f"docker build -f {out} -t opencv-cuda:minimal ."
+    assert f"#   {printed}\n" in out.read_text()

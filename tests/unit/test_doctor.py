@@ -675,3 +675,30 @@ def test_cli_help_has_examples() -> None:
 def test_python_default_is_this_interpreter(host: Host) -> None:
     f = only(host.run(recipe(python=True)), "python.interpreter")
     assert f.level == "ok" and f.data["executable"] == Path(sys.executable)
+
+
+def test_the_plugin_module_needs_scikit_build_core_and_doctor_says_so_with_the_fix(
+    host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `build` compiles last (the plugin's Python module) is checked before anything compiles."""
+    from cvcuda_setup import native
+
+    host.gpus([])
+    found = native.TargetPython(
+        executable=Path("/venv/bin/python"),
+        version="3.12.1",
+        site_dirs=(),
+        has_pip=True,
+        has_skbuild=False,
+        has_numpy=True,
+    )
+    monkeypatch.setattr(native, "probe_target_python", lambda exe: found)
+    assert "plugin.scikit-build-core" not in codes(host.run(arch="9.0"))  # not asked: not checked
+    findings = host.run(arch="9.0", plugin=True)
+    missing = only(findings, "plugin.scikit-build-core")
+    assert missing.level == "error"
+    assert missing.fix is not None
+    assert "/venv/bin/python -m pip install scikit-build-core" in missing.fix
+    assert "--no-plugin-python" in missing.fix
+    assert only(findings, "plugin.pip").level == "ok"
+    assert "plugin.scikit-build-core" not in codes(host.run(arch="9.0", plugin=True, plugin_python=False))

@@ -136,7 +136,22 @@ def test_a_prefix_without_a_manifest_or_without_opencv_is_an_error(tmp_path: Pat
 def test_a_bad_shell_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["env", "--prefix", str(tmp_path), "--shell", "tcsh"])
     assert result.exit_code == 2
-    assert "--shell 'tcsh' is not one of bash, fish, json" in result.stderr
+    assert "--shell 'tcsh' is not one of bash, sh, zsh, fish, json" in result.stderr
+
+
+@pytest.mark.parametrize("shell", ["sh", "zsh"])
+def test_sh_and_zsh_get_the_posix_exports_of_bash(tmp_path: Path, shell: str) -> None:
+    """``env --help`` offers sh and zsh: they are accepted and print bash's POSIX ``export`` lines."""
+    prefix = make_prefix(tmp_path, name="cv")
+    bash = CliRunner().invoke(app, ["env", "--prefix", str(prefix), "--shell", "bash"])
+    other = CliRunner().invoke(app, ["env", "--prefix", str(prefix), "--shell", shell])
+    assert other.exit_code == 0, other.stderr
+    assert other.stdout == bash.stdout
+    assert other.stdout.startswith("export OpenCV_DIR=")
+    proc = subprocess.run(
+        ["sh", "-c", other.stdout + '\nprintf %s "$OpenCV_DIR"'], capture_output=True, text=True, check=True
+    )
+    assert proc.stdout == envvars.prefix_env(prefix).set["OpenCV_DIR"]
 
 
 def test_the_manifest_module_dir_wins_and_a_glob_is_the_fallback(tmp_path: Path) -> None:

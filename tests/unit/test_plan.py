@@ -114,10 +114,31 @@ def test_contrib_recipe_without_contrib_tree_is_refused() -> None:
 
 def test_parse_override() -> None:
     assert parse_override("WITH_CUDNN=OFF") == ("WITH_CUDNN", "OFF")
-    assert parse_override("CUDA_ARCH_BIN:STRING=8.9") == ("CUDA_ARCH_BIN", "8.9")
+    assert parse_override("WITH_PNG:BOOL=ON") == ("WITH_PNG", "ON")
     assert parse_override("CPU_DISPATCH=") == ("CPU_DISPATCH", "")
+    assert parse_override("CMAKE_BUILD_TYPE=Debug") == ("CMAKE_BUILD_TYPE", "Debug")  # the plan follows it
     with pytest.raises(UsageError, match="not NAME=VALUE"):
         parse_override("WITH CUDNN")
+
+
+@pytest.mark.parametrize(
+    ("define", "option"),
+    [
+        ("CUDA_ARCH_BIN=3.5", "--arch"),
+        ("CUDA_ARCH_BIN:STRING=8.9", "--arch"),
+        ("CUDA_ARCH_PTX=9.0", "--arch"),
+        ("CMAKE_INSTALL_PREFIX=/elsewhere", "--prefix"),
+        ("OPENCV_EXTRA_MODULES_PATH=/x/modules", "--source"),
+        ("PYTHON3_EXECUTABLE=/usr/bin/python3", "--python"),
+        ("CMAKE_CXX_COMPILER_LAUNCHER=ccache", "--launcher"),
+        ("BUILD_LIST=core", "--recipe"),
+    ],
+)
+def test_a_define_of_what_the_plan_owns_is_refused_naming_the_option(define: str, option: str) -> None:
+    with pytest.raises(UsageError) as exc:
+        parse_override(define)
+    assert define.split("=")[0].split(":")[0] in str(exc.value)
+    assert f"use {option}" in str(exc.value)
 
 
 def test_build_dir_name_is_stable() -> None:
