@@ -6,9 +6,10 @@ bindings; no CUDA), installed by ``cvcuda-setup build`` with its manifest:
 - ``$CVCUDA_TEST_PREFIX``, when set and holding a complete install (manifest, libopencv_core, cv2), is used
   as it is (nothing is built);
 - otherwise the build runs through the CLI into a prefix in pytest's session temporary folder. Its downloads,
-  build directory and compiler caches live in the tests' cache (:func:`integration_cache`: ``$CVCUDA_TEST_CACHE``,
-  else ``<repo>/.cache/integration``, git-ignored), never in the user's ``$CVCUDA_SETUP_CACHE`` or home: the
-  first session builds (about 2.5 minutes on 2 cores, plus the sdist download), later sessions find the
+  build directory and compiler caches live in the tests' cache (:func:`integration_cache`:
+  ``$CVCUDA_TEST_CACHE``, else ``<repo>/.cache/integration``, git-ignored), never in the user's
+  ``$CVCUDA_SETUP_CACHE`` or home: the first session builds (about 2.5 minutes on 2 cores, plus the sdist
+  download), later sessions find the
   build dir and re-run the same command with only the prefix changed (a re-configure, a few objects that
   embed the prefix, re-install). When the first run had work, the command is run a second time so the tests
   see an incremental re-run either way. An sccache server the build starts (``--launcher auto`` picks
@@ -45,7 +46,7 @@ class CpuBuild:
 
 
 def integration_cache() -> Path:
-    """The integration tests' download/build cache: ``$CVCUDA_TEST_CACHE``, else ``<repo>/.cache/integration``."""
+    """The tests' download/build cache: ``$CVCUDA_TEST_CACHE``, else ``<repo>/.cache/integration``."""
     explicit = os.environ.get("CVCUDA_TEST_CACHE")
     return Path(explicit).expanduser().resolve() if explicit else REPO / ".cache" / "integration"
 
