@@ -5,11 +5,15 @@ bindings; no CUDA), installed by ``cvcuda-setup build`` with its manifest:
 
 - ``$CVCUDA_TEST_PREFIX``, when set and holding a complete install (manifest, libopencv_core, cv2), is used
   as it is (nothing is built);
-- otherwise the build runs through the CLI into ``<cache>/test-prefix`` (``<cache>`` is
-  ``$CVCUDA_SETUP_CACHE``, else the tool's default cache): the first session builds (about 2.5 minutes on
-  2 cores, plus the sdist download), later sessions find the build dir and re-run the same command, which
-  skips configure, has nothing to compile and re-installs (seconds). When the first run configured, the
-  command is run a second time so the tests see an incremental re-run either way.
+- otherwise the build runs through the CLI into a prefix in pytest's session temporary folder. Its downloads,
+  build directory and compiler caches live in the tests' cache (:func:`integration_cache`:
+  ``$CVCUDA_TEST_CACHE``, else ``<repo>/.cache/integration``, git-ignored), never in the user's
+  ``$CVCUDA_SETUP_CACHE`` or home: the first session builds (about 2.5 minutes on 2 cores, plus the sdist
+  download), later sessions find the
+  build dir and re-run the same command with only the prefix changed (a re-configure, a few objects that
+  embed the prefix, re-install). When the first run had work, the command is run a second time so the tests
+  see an incremental re-run either way. An sccache server the build starts (``--launcher auto`` picks
+  sccache when it is on PATH) runs on a port of its own and is stopped when the session ends.
 
 ``$CVCUDA_TEST_SOURCE`` replaces ``--source sdist`` (e.g. a local copy of the sdist tarball).
 """
@@ -20,10 +24,13 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import compiler_cache_env, stop_sccache_server
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD_TIMEOUT_S = 3600
@@ -36,6 +43,12 @@ class CpuBuild:
     command: list[str] | None
     #: Each run of the command: (exit status, stderr, seconds).
     runs: list[tuple[int, str, float]] = field(default_factory=list)
+
+
+def integration_cache() -> Path:
+    """The tests' download/build cache: ``$CVCUDA_TEST_CACHE``, else ``<repo>/.cache/integration``."""
+    explicit = os.environ.get("CVCUDA_TEST_CACHE")
+    return Path(explicit).expanduser().resolve() if explicit else REPO / ".cache" / "integration"
 
 
 def tool_env() -> dict[str, str]:
@@ -65,12 +78,12 @@ def complete_install(prefix: Path) -> str | None:
     return None
 
 
-def _run(command: list[str]) -> tuple[int, str, float]:
+def _run(command: list[str], env: dict[str, str]) -> tuple[int, str, float]:
     start = time.monotonic()
     proc = subprocess.run(
         command,
         cwd=REPO,
-        env=tool_env(),
+        env=env,
         capture_output=True,
         text=True,
         timeout=BUILD_TIMEOUT_S,
@@ -79,18 +92,29 @@ def _run(command: list[str]) -> tuple[int, str, float]:
 
 
 @pytest.fixture(scope="session")
-def cpu_build() -> CpuBuild:
+def build_env() -> Iterator[dict[str, str]]:
+    """The builds' environment: :func:`tool_env` with the compiler caches in the tests' cache.
+
+    Teardown stops the sccache server such a build started (same environment, so the same port).
+    """
+    env = compiler_cache_env(tool_env(), integration_cache() / "compiler-cache")
+    try:
+        yield env
+    finally:
+        stop_sccache_server(env)
+
+
+@pytest.fixture(scope="session")
+def cpu_build(tmp_path_factory: pytest.TempPathFactory, build_env: dict[str, str]) -> CpuBuild:
     explicit = os.environ.get("CVCUDA_TEST_PREFIX")
     if explicit:
         why = complete_install(Path(explicit))
         if why is None:
             return CpuBuild(Path(explicit), None)
-        print(f"CVCUDA_TEST_PREFIX={explicit} is not usable ({why}); building into the cache instead")
+        print(f"CVCUDA_TEST_PREFIX={explicit} is not usable ({why}); building into a temporary prefix")
 
-    from cvcuda_setup.sources import default_cache_dir
-
-    cache = default_cache_dir().expanduser().resolve()
-    prefix = cache / "test-prefix"
+    cache = integration_cache()
+    prefix = tmp_path_factory.mktemp("cpu-build") / "prefix"
     command = [
         sys.executable, "-m", "cvcuda_setup", "build",
         "--recipe", "cpu-test",
@@ -100,7 +124,7 @@ def cpu_build() -> CpuBuild:
         "--no-plugin", "--no-doctor",
     ]  # fmt: skip
     build = CpuBuild(prefix, command)
-    build.runs.append(_run(command))
+    build.runs.append(_run(command, build_env))
     code, err, _ = build.runs[-1]
     if code != 0:
         pytest.fail(f"cvcuda-setup build (cpu-test) failed with exit status {code}:\n{err[-6000:]}")
@@ -109,7 +133,7 @@ def cpu_build() -> CpuBuild:
     # skipped configure alone does not make a run the re-run.
     had_work = "configure: skipped" not in err or any(ln.startswith("build: ") for ln in err.splitlines())
     if had_work:
-        build.runs.append(_run(command))
+        build.runs.append(_run(command, build_env))
     why = complete_install(prefix)
     if why is not None:
         pytest.fail(f"cvcuda-setup build reported success but {why}")

@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from cvcuda_setup.sccache import CacheConfig, Sccache, Stats, ensure_server, find_sccache
+from tests.integration.conftest import integration_cache
 
 pytestmark = pytest.mark.integration
 
@@ -110,13 +111,11 @@ def _build_on_machine(name: str, redis: str, exe: Path, root: Path) -> tuple[Sta
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     env["PATH"] = os.pathsep.join((str(exe.parent), env.get("PATH", "")))  # --launcher sccache looks on PATH
     env["PYTHONUNBUFFERED"] = "1"
-    from cvcuda_setup.sources import default_cache_dir
-
     command = [
         sys.executable, "-m", "cvcuda_setup", "build",
         "--recipe", "cpu-test",
         "--source", os.environ.get("CVCUDA_TEST_SOURCE", "sdist"),
-        "--cache-dir", str(default_cache_dir().expanduser().resolve()),
+        "--cache-dir", str(integration_cache()),  # downloads only: the build dir is the machine's
         "--prefix", str(machine / "prefix"),
         "--build-dir", str(machine / "build"),
         "--launcher", "sccache",

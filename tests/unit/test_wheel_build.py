@@ -161,6 +161,7 @@ def fake_auditwheel(tmp_path: Path, body: str) -> list[str]:
     return [str(script)]
 
 
+@pytest.mark.skipif(relocate.find_patchelf() is None, reason="patchelf not installed (auditwheel needs it)")
 def test_auto_repair_keeps_the_linux_wheel_when_auditwheel_refuses(
     cuda_fake: FakePrefix, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
