@@ -129,6 +129,9 @@ class Facts:
     opencv_requested: str = ""
     #: The arch selection once checked (set by the runner from ``check_arch``'s work), for coverage checks.
     arch: ArchSelection | None = None
+    #: The recipe builds cudacodec; where the Video Codec SDK headers are (doctor/codec.py).
+    cudacodec: bool = False
+    codec_headers: Mapping[str, Path | None] = field(default_factory=dict)
 
 
 def _gib(n: int | float) -> str:

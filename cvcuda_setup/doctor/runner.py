@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from cvcuda_setup.doctor import checks, sourcever
+from cvcuda_setup.doctor import checks, codec, sourcever
 from cvcuda_setup.doctor.findings import Finding
 from cvcuda_setup.errors import CvCudaSetupError
 from cvcuda_setup.model import Recipe
@@ -137,6 +137,8 @@ def gather(
         python_error=python_error,
         python_requested=python,
         shadowing=shadowing,
+        cudacodec=codec.builds_cudacodec(recipe) and needs.cuda,
+        codec_headers=codec.find_codec_headers(nvcc.root if nvcc is not None else None),
     )
     return facts
 
@@ -152,6 +154,9 @@ def evaluate(facts: checks.Facts) -> list[Finding]:
         *checks.check_toolkit(facts),
         *arch_findings,
         *checks.check_libraries(facts),
+        *codec.check_codec(
+            facts.cudacodec, facts.nvcc.chosen.root if facts.nvcc.chosen else None, facts.codec_headers
+        ),
         *checks.check_compiler(facts),
         *checks.check_compat(facts),
         *checks.check_sources(facts),

@@ -167,7 +167,7 @@ def test_bundle_without_sample_images_and_plain_mode(local_tree: SourceTree, tmp
 
 
 def _pruning_tree(tmp_path: Path) -> SourceTree:
-    """The fake tree plus tests, perf, docs, a 4.x data/ dir and a module adding a test dir unconditionally."""
+    """The fake tree plus tests, perf, docs, a 4.x data/ dir and an unconditional add_subdirectory(test)."""
     from test_sources_fakes import write_files
 
     root = fake_opencv(tmp_path / "src", (4, 14, 0))
@@ -178,7 +178,7 @@ def _pruning_tree(tmp_path: Path) -> SourceTree:
             "add_subdirectory(3rdparty/quirc)\n# add_subdirectory(commented)\nadd_subdirectory(samples)\n",
             "samples/CMakeLists.txt": "add_subdirectory(cpp)\n",
             "samples/cpp/CMakeLists.txt": "add_executable(edge edge.cpp)\n",
-            "data/CMakeLists.txt": "file(GLOB HAAR_CASCADES haarcascades/*.xml)\ninstall(FILES ${HAAR_CASCADES})\n",
+            "data/CMakeLists.txt": "file(GLOB HAAR haarcascades/*.xml)\ninstall(FILES ${HAAR})\n",
             "data/haarcascades/face.xml": "<xml/>\n",
             "data/vec_files/big.vec": "not installed\n",
             "3rdparty/quirc/CMakeLists.txt": "add_library(quirc quirc.c)\n",
@@ -229,7 +229,7 @@ def test_pruning_follows_the_recipe_tests_and_every_literal_subdirectory(tmp_pat
         # a module's data/ with a CMakeLists (5.x xobjdetect): its GLOB matches only
         assert "opencv_contrib/modules/xobjdetect/data/lbpcascades/lbp.xml" in names
         assert "opencv_contrib/modules/xobjdetect/data/vec_files/v.vec" not in names
-        # docs and samples are dropped; samples/ is not followed without BUILD_EXAMPLES; comments are not calls
+        # docs, samples dropped; samples/ not followed without BUILD_EXAMPLES; comments are not calls
         assert "opencv/modules/core/doc/core.bib" not in names
         assert "opencv_contrib/modules/cudev/samples/demo.cpp" not in names
         assert "opencv/samples/CMakeLists.txt" in names
