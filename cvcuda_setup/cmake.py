@@ -469,6 +469,7 @@ def make_manifest(
             "opencv_dir": str(tree.opencv_dir),
             "contrib_dir": str(tree.contrib_dir) if tree.contrib_dir else None,
             "pruned": tree.pruned,
+            "commits": dict(tree.commits) if tree.commits else None,
         },
         durations=dict(durations),
         patches=[p.to_json() for p in applied],

@@ -127,6 +127,8 @@ class SourceTree:
     sha256: str | None = None
     #: True when the tree is a pruned bundle (only some modules present).
     pruned: bool = False
+    #: ``git rev-parse HEAD`` of each checkout (``opencv``, ``opencv_contrib``) for git sources.
+    commits: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)

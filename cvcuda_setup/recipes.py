@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from cvcuda_setup.errors import RecipeError
-from cvcuda_setup.model import CMakeValue, Recipe
+from cvcuda_setup.model import CMakeValue, Recipe, cmake_value
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -217,3 +217,35 @@ def _type_name(t: type | tuple[type, ...]) -> str:
     if isinstance(t, tuple):
         return " or ".join(names.get(x, x.__name__) for x in t)
     return names.get(t, t.__name__)
+
+
+def _option(recipe: Recipe, name: str) -> str | None:
+    for key, value in recipe.cmake:
+        if key == name:
+            return cmake_value(value)
+    return None
+
+
+def build_facts(recipe: Recipe) -> dict[str, str]:
+    """What a recipe's configuration builds beyond its modules, in words (``recipes show``)."""
+    tests = _option(recipe, "BUILD_TESTS")
+    perf = _option(recipe, "BUILD_PERF_TESTS")
+    if tests is None and perf is None:
+        tests_text = (
+            "ON (OpenCV's default, left as documented): every module's accuracy and perf test suite is "
+            "compiled too; -D BUILD_TESTS=OFF -D BUILD_PERF_TESTS=OFF skips them"
+        )
+    else:
+        tests_text = f"BUILD_TESTS={tests or 'ON (default)'} BUILD_PERF_TESTS={perf or 'ON (default)'}"
+    python_text = (
+        "yes: cv2 for the chosen interpreter (--python; needs numpy), as the documented build gets it "
+        "whenever Python 3 and numpy are found"
+        if recipe.python
+        else "no"
+    )
+    pkgconfig = _option(recipe, "OPENCV_GENERATE_PKGCONFIG")
+    return {
+        "tests": tests_text,
+        "python": python_text,
+        "pkg-config": "yes (opencv4.pc / opencv5.pc)" if pkgconfig == "ON" else "no",
+    }

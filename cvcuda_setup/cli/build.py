@@ -220,7 +220,7 @@ def build(
     spec = spec_from_cli(source, opencv_version or recipe.opencv_version, sha256, source_base_url)
 
     if bundle is not None:
-        _write_bundle(recipe, spec, cache, bundle)
+        _write_bundle(recipe, spec, cache, bundle, define)
         return
 
     selection, toolkit_root = select_arch_and_toolkit(recipe, arch, require_nvcc=not dry_run)
@@ -302,17 +302,26 @@ def _preflight(
         )
 
 
-def _write_bundle(recipe: Recipe, spec: SourceSpec, cache: Path, out: Path) -> None:
+def _write_bundle(recipe: Recipe, spec: SourceSpec, cache: Path, out: Path, defines: list[str]) -> None:
     from cvcuda_setup.modules import closure
     from cvcuda_setup.sources import fetch, make_bundle
+    from cvcuda_setup.sources.bundle import Pruning, all_modules
 
+    options: dict[str, object] = dict(recipe.cmake)
+    options.update(parse_override(d) for d in defines)
     with console.step(f"fetch sources ({spec.kind})"):
         tree = fetch(spec, cache, need_contrib=recipe.contrib)
     mods = closure(recipe.modules, tree.opencv_version, python=recipe.python)
-    if not mods:
-        raise UsageError(f"recipe {recipe.name!r} builds every module; a pruned bundle needs a module list")
-    with console.step(f"bundle for recipe {recipe.name}"):
-        path = make_bundle(tree, mods, recipe.bundle_keep, out.expanduser().resolve())
+    every = not mods
+    pruning = Pruning.for_options(options, all_modules=every)
+    with console.step(f"bundle for recipe {recipe.name}" + (" (every module)" if every else "")):
+        path = make_bundle(
+            tree,
+            all_modules(tree) if every else mods,
+            recipe.bundle_keep,
+            out.expanduser().resolve(),
+            pruning=pruning,
+        )
     console.print(str(path))
 
 

@@ -9,7 +9,7 @@ from cvcuda_setup.cli.common import OpenCvVersionOption, guard
 from cvcuda_setup.console import console
 from cvcuda_setup.model import cmake_value
 from cvcuda_setup.modules import closure
-from cvcuda_setup.recipes import list_recipes, load_recipe
+from cvcuda_setup.recipes import build_facts, list_recipes, load_recipe
 
 recipes_app = typer.Typer(
     help="List and show build recipes.\n\nExamples:\n\n  cvcuda-setup recipes list\n\n"
@@ -68,6 +68,8 @@ def show_cmd(
         "build_type": r.build_type,
         "cmake": {k: cmake_value(v) for k, v in r.cmake},
     }
+    facts = build_facts(r)
+    data["builds"] = facts
     if json_out:
         console.json(data)
         return
@@ -75,6 +77,8 @@ def show_cmd(
     console.print(f"file: {r.path}" + (f" (extends {' -> '.join(r.extends)})" if r.extends else ""))
     console.print(f"BUILD_LIST ({opencv_version}): {','.join(build_list) or '(all modules)'}")
     console.print(f"contrib: {r.contrib}  cuda: {r.cuda}  python: {r.python}  build type: {r.build_type}")
+    for what, text in facts.items():
+        console.print(f"{what}: {text}")
     for key, raw in r.cmake:
         console.print(f"  -D{key}={cmake_value(raw)}")
 

@@ -137,6 +137,9 @@ class Facts:
     #: The interpreter its Python module is built for (None: the module is skipped or the probe failed).
     plugin_python: TargetPython | None = None
     plugin_python_error: str | None = None
+    #: The recipe builds cudacodec; where the Video Codec SDK headers are (doctor/codec.py).
+    cudacodec: bool = False
+    codec_headers: Mapping[str, Path | None] = field(default_factory=dict)
 
 
 def _gib(n: int | float) -> str:

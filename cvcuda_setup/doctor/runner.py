@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from cvcuda_setup.doctor import checks, sourcever
+from cvcuda_setup.doctor import checks, codec, sourcever
 from cvcuda_setup.doctor.findings import Finding
 from cvcuda_setup.errors import CvCudaSetupError
 from cvcuda_setup.model import Recipe
@@ -151,6 +151,8 @@ def gather(
         plugin=plugin,
         plugin_python=target_python,
         plugin_python_error=target_error,
+        cudacodec=codec.builds_cudacodec(recipe) and needs.cuda,
+        codec_headers=codec.find_codec_headers(nvcc.root if nvcc is not None else None),
     )
     return facts
 
@@ -166,6 +168,9 @@ def evaluate(facts: checks.Facts) -> list[Finding]:
         *checks.check_toolkit(facts),
         *arch_findings,
         *checks.check_libraries(facts),
+        *codec.check_codec(
+            facts.cudacodec, facts.nvcc.chosen.root if facts.nvcc.chosen else None, facts.codec_headers
+        ),
         *checks.check_compiler(facts),
         *checks.check_compat(facts),
         *checks.check_sources(facts),

@@ -9,10 +9,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
@@ -32,16 +34,70 @@ BUNDLE_SUFFIXES = (".tar.xz", ".txz")
 #: CMake module names whose sources live in another directory.
 MODULE_DIRS = {"python3": "python", "python2": "python", "python_bindings_generator": "python"}
 #: Directories of opencv/ that the top CMakeLists.txt needs for any module list.
-OPENCV_DIRS = ("cmake", "include", "hal", "platforms")
+OPENCV_DIRS = ("cmake", "include", "hal", "platforms", "apps")
 #: Bundled third-party code the minimal builds use (each kept when present).
 THIRD_PARTY = ("zlib", "zlib-ng", "libpng", "libspng", "include", "cpufeatures", "ittnotify", "dlpack")
 #: Single files below opencv/ the configure step reads (``add_subdirectory`` targets).
 OPENCV_FILES = ("modules/CMakeLists.txt", "doc/CMakeLists.txt", "docs_sphinx/CMakeLists.txt")
+#: Directories of opencv/ of which a bundle keeps the CMakeLists.txt only, and whose ``add_subdirectory``
+#: calls are not followed: each is added only for BUILD_DOCS / BUILD_EXAMPLES (``samples`` is kept whole
+#: when the recipe turns BUILD_EXAMPLES on).
+CMAKELISTS_ONLY = ("doc", "docs_sphinx", "samples")
+#: ``opencv/data`` (4.x) and ``modules/<m>/data`` with a CMakeLists.txt (5.x ``xobjdetect``): a bundle keeps
+#: that CMakeLists.txt and the files its ``file(GLOB ...)`` patterns match (what it installs).
+DATA_DIR = "data"
 #: Test images for ``verify``: ``opencv/samples/data`` files with these suffixes, each under the size limit.
 SAMPLE_DATA = "samples/data"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".webp")
 SAMPLE_IMAGE_MAX = 300 * 1024
+#: Directories of a module (``modules/<name>/<dir>``) a bundle drops: documentation, tutorials, samples,
+#: test data; ``test`` and ``perf`` too unless the recipe builds the tests (see :class:`Pruning`). A dropped
+#: directory that a kept CMakeLists.txt names in ``add_subdirectory`` is kept after all.
+MODULE_DOC_DIRS = ("doc", "tutorials", "samples", "testdata")
 XZ_PRESET: Final = 9
+
+_ADD_SUBDIRECTORY = re.compile(r"^\s*add_subdirectory\s*\(\s*\"?([A-Za-z0-9_.+/-]+)\"?", re.MULTILINE)
+_FILE_GLOB = re.compile(r"file\s*\(\s*GLOB(?:_RECURSE)?\s+\w+\s+([^)]*)\)", re.IGNORECASE)
+_OFF = ("OFF", "0", "FALSE", "NO", "N", "")
+
+
+def _cmake_bool(value: object, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().upper() not in _OFF
+
+
+@dataclass(frozen=True)
+class Pruning:
+    """What a bundle keeps beyond the sources of its modules: each follows the recipe's CMake options."""
+
+    #: Keep each module's ``test/`` sources (BUILD_TESTS, OpenCV's default ON).
+    tests: bool = False
+    #: Keep each module's ``perf/`` sources (BUILD_PERF_TESTS, OpenCV's default ON).
+    perf: bool = False
+    #: Keep ``opencv/samples`` whole (BUILD_EXAMPLES, default OFF).
+    examples: bool = False
+    #: Keep every directory of ``opencv/3rdparty`` (every all-module bundle does).
+    all_third_party: bool = False
+
+    @classmethod
+    def for_options(cls, options: Mapping[str, object], *, all_modules: bool = False) -> Pruning:
+        """From the CMake options a build passes (recipe ``[cmake]`` merged with ``-D``), OpenCV's defaults
+        for the ones left out."""
+        return cls(
+            tests=_cmake_bool(options.get("BUILD_TESTS"), True),
+            perf=_cmake_bool(options.get("BUILD_PERF_TESTS"), True),
+            examples=_cmake_bool(options.get("BUILD_EXAMPLES"), False),
+            all_third_party=all_modules,
+        )
+
+    def dropped_module_dirs(self) -> tuple[str, ...]:
+        return MODULE_DOC_DIRS + (() if self.tests else ("test",)) + (() if self.perf else ("perf",))
+
+    def to_json(self) -> dict[str, bool]:
+        return asdict(self)
 
 
 def module_dir(module: str) -> str:
@@ -49,11 +105,11 @@ def module_dir(module: str) -> str:
     return MODULE_DIRS.get(module, module)
 
 
-def _walk(root: Path) -> Iterable[Path]:
-    """Files and symlinks under ``root`` (symlinks are not followed)."""
+def _walk(root: Path, skip: Callable[[Path], bool] = lambda _: False) -> Iterable[Path]:
+    """Files and symlinks under ``root`` (symlinks are not followed), leaving out dirs ``skip`` names."""
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
         base = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not skip(base / d))
         for name in sorted(filenames):
             yield base / name
         for name in dirnames:
@@ -72,19 +128,75 @@ def _checked_rel(entry: str) -> str:
     return "/".join(parts)
 
 
+def all_modules(tree: SourceTree) -> list[str]:
+    """Every module directory of opencv/modules and opencv_contrib/modules (an all-module bundle)."""
+    names: set[str] = set()
+    for root in (tree.opencv_dir, tree.contrib_dir):
+        if root is not None and (root / "modules").is_dir():
+            names.update(p.name for p in (root / "modules").iterdir() if p.is_dir() and not p.is_symlink())
+    return sorted(names)
+
+
+def _subdirectories(cmakelists: Path) -> list[str]:
+    """Literal ``add_subdirectory`` targets of a CMakeLists.txt (ones built from variables are skipped)."""
+    try:
+        text = cmakelists.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    return _ADD_SUBDIRECTORY.findall("\n".join(lines))
+
+
+def _data_globs(data: Path) -> list[Path]:
+    """Files ``opencv/data/CMakeLists.txt`` installs: what its ``file(GLOB ...)`` patterns match."""
+    try:
+        text = (data / "CMakeLists.txt").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    found: list[Path] = []
+    for args in _FILE_GLOB.findall(text):
+        for pattern in args.split():
+            if "$" not in pattern and not pattern.startswith("/") and ".." not in pattern:
+                found.extend(p for p in sorted(data.glob(pattern.strip('"'))) if p.is_file())
+    return found
+
+
 def bundle_members(
-    tree: SourceTree, modules: Sequence[str], keep: Sequence[str], *, sample_images: bool = True
+    tree: SourceTree,
+    modules: Sequence[str],
+    keep: Sequence[str],
+    *,
+    sample_images: bool = True,
+    pruning: Pruning | None = None,
 ) -> list[tuple[Path, str]]:
-    """(file on disk, name in the bundle) for every file a bundle of ``modules`` keeps, sorted, unique."""
+    """(file on disk, name in the bundle) for every file a bundle of ``modules`` keeps, sorted, unique.
+
+    Kept: opencv/'s top files and build-system directories (cmake, include, hal, platforms, apps), the
+    module directories less what ``pruning`` drops, the third-party code in use, ``keep``, the files
+    ``data/CMakeLists.txt`` installs, the CMakeLists.txt of doc/ and samples/; then every directory a kept
+    CMakeLists.txt adds with a literal ``add_subdirectory`` that is still missing, until none is.
+    """
+    prune = pruning or Pruning()
     roots: dict[str, Path] = {OPENCV: tree.opencv_dir}
     if tree.contrib_dir is not None:
         roots[CONTRIB] = tree.contrib_dir
     selected: dict[str, Path] = {}
+    dropped_names = set(prune.dropped_module_dirs())
 
-    def add(root_name: str, path: Path) -> None:
+    data_dirs: list[tuple[str, Path]] = []
+
+    def pruned(path: Path) -> bool:  # modules/<m>/<dir> of a dropped kind, or a data dir with CMakeLists
+        if path.parent.parent.name != "modules":
+            return False
+        if path.name == DATA_DIR and (path / "CMakeLists.txt").is_file():
+            data_dirs.append((CONTRIB if path.is_relative_to(roots.get(CONTRIB, opencv)) else OPENCV, path))
+            return True
+        return path.name in dropped_names
+
+    def add(root_name: str, path: Path, *, whole: bool = False) -> None:
         root = roots[root_name]
         if path.is_dir() and not path.is_symlink():
-            for file in _walk(path):
+            for file in _walk(path, (lambda _: False) if whole else pruned):
                 selected[f"{root_name}/{file.relative_to(root).as_posix()}"] = file
         elif path.is_file() or path.is_symlink():
             selected[f"{root_name}/{path.relative_to(root).as_posix()}"] = path
@@ -94,10 +206,16 @@ def bundle_members(
         add(OPENCV, file)
     for name in OPENCV_DIRS:
         add(OPENCV, opencv / name)
+    if prune.all_third_party:
+        add(OPENCV, opencv / "3rdparty")
     for name in THIRD_PARTY:
         add(OPENCV, opencv / "3rdparty" / name)
     for name in OPENCV_FILES:
         add(OPENCV, opencv / name)
+    for name in CMAKELISTS_ONLY:
+        add(OPENCV, opencv / name / "CMakeLists.txt")
+    if prune.examples:
+        add(OPENCV, opencv / "samples")
     if tree.contrib_dir is not None:
         for file in _top_files(tree.contrib_dir):
             add(CONTRIB, file)
@@ -130,7 +248,13 @@ def bundle_members(
                 hint="fix the recipe's bundle keep list",
             )
         for name, path in present:
-            add(name, path)
+            add(name, path, whole=True)
+
+    data_dirs.append((OPENCV, opencv / DATA_DIR))
+    for root_name, data in data_dirs:
+        add(root_name, data / "CMakeLists.txt")
+        for file in _data_globs(data):
+            add(root_name, file)
 
     samples = opencv / SAMPLE_DATA
     if sample_images and samples.is_dir():
@@ -142,7 +266,39 @@ def bundle_members(
                 and file.stat().st_size < SAMPLE_IMAGE_MAX
             ):
                 add(OPENCV, file)
+    _close_over_subdirectories(selected, roots, add, prune)
     return [(selected[name], name) for name in sorted(selected)]
+
+
+def _close_over_subdirectories(
+    selected: dict[str, Path],
+    roots: Mapping[str, Path],
+    add: Callable[..., None],
+    prune: Pruning,
+) -> None:
+    """Add, whole, each directory a kept CMakeLists.txt names in a literal ``add_subdirectory`` but the
+    bundle lacks (``data``, ``apps``, ``3rdparty/quirc``, ``modules/python/test`` ...), until none is."""
+    unfollowed = {f"{OPENCV}/{name}/CMakeLists.txt" for name in CMAKELISTS_ONLY if not prune.examples}
+    done: set[str] = set()
+    while True:
+        pending = [
+            n for n in selected if n.endswith("/CMakeLists.txt") and n not in done and n not in unfollowed
+        ]
+        if not pending:
+            return
+        for name in pending:
+            done.add(name)
+            root_name, _, rel = name.partition("/")
+            base = roots[root_name] / rel
+            for sub in _subdirectories(base):
+                target = (base.parent / sub).resolve()
+                try:
+                    target_rel = target.relative_to(roots[root_name].resolve())
+                except ValueError:
+                    continue
+                key = f"{root_name}/{target_rel.as_posix()}/CMakeLists.txt"
+                if key not in selected and (target / "CMakeLists.txt").is_file():
+                    add(root_name, roots[root_name] / target_rel, whole=True)
 
 
 def _normalize(info: tarfile.TarInfo) -> tarfile.TarInfo:
@@ -159,8 +315,11 @@ def make_bundle(
     out: Path,
     *,
     sample_images: bool = True,
+    pruning: Pruning | None = None,
 ) -> Path:
     """Write a pruned ``tar.xz`` of ``tree`` keeping ``modules`` and ``keep``, with ``bundle.json`` first.
+
+    ``pruning`` says which test, perf and sample sources stay (see :func:`bundle_members`).
 
     ``sample_images=False`` leaves out the ``samples/data`` photos (about 5 MB of the 5.1.0 minimal bundle;
     ``verify`` then uses its generated patterns only). Written to a temp file beside ``out`` and renamed into
@@ -173,7 +332,8 @@ def make_bundle(
     if out.is_dir():
         raise SourceError(f"bundle path {out} is a directory", hint="give a file name ending in .tar.xz")
     start = time.monotonic()
-    members = bundle_members(tree, modules, keep, sample_images=sample_images)
+    prune = pruning or Pruning()
+    members = bundle_members(tree, modules, keep, sample_images=sample_images, pruning=prune)
     total = sum(path.lstat().st_size for path, _ in members)
     info: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
@@ -183,6 +343,7 @@ def make_bundle(
         "keep": list(keep),
         "contrib": tree.contrib_dir is not None,
         "sample_images": sample_images,
+        "pruning": prune.to_json(),
         "source": {"kind": tree.spec.kind, "location": tree.spec.location, "sha256": tree.sha256},
         "source_sha256": tree.sha256,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -1,4 +1,4 @@
-"""The ``git`` provider: shallow clones of opencv and opencv_contrib at the version's tag."""
+"""The ``git`` provider: shallow checkouts of opencv and opencv_contrib at one ref (tag, branch, commit)."""
 
 from __future__ import annotations
 
@@ -21,25 +21,41 @@ def repo_url(base_url: str | None, name: str) -> str:
 
 
 def clone_command(git: str, url: str, tag: str, dest: Path) -> list[str]:
-    return [git, "clone", "--depth", "1", "--branch", tag, "--quiet", "--", url, str(dest)]
+    """The first step of :func:`clone`: a shallow fetch of ``tag`` (a tag, a branch or a commit)."""
+    return [git, "-C", str(dest), "fetch", "--depth", "1", "--quiet", "--", url, tag]
 
 
-def clone(url: str, tag: str, dest: Path) -> None:
-    """``git clone --depth 1 --branch <tag> <url> <dest>``; a failure is a SourceError with git's message."""
-    git = shutil.which("git")
-    if git is None:
-        raise ToolchainError("git is not on PATH", hint="install git or use --source sdist / a tarball")
-    cmd = clone_command(git, url, tag, dest)
-    console.info("$ " + shlex.join(cmd))
+def _git(cmd: list[str], what: str) -> str:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    start = time.monotonic()
     proc = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
         last = lines[-1].strip() if lines else f"exit status {proc.returncode}"
         raise SourceError(
-            f"git clone of {url} at {tag} failed: {last}",
-            hint="check the version tag and --source-base-url "
-            "(a mirror holding opencv.git and opencv_contrib.git)",
+            f"{what} failed: {last}",
+            hint="check --opencv-version (a tag such as 4.14.0, a branch such as 4.x, or a commit) and "
+            "--source-base-url (a mirror holding opencv.git and opencv_contrib.git)",
         )
-    console.info(f"cloned {url} at {tag} ({time.monotonic() - start:.1f} s)")
+    return proc.stdout.strip()
+
+
+def clone(url: str, tag: str, dest: Path) -> str:
+    """Check out ``tag`` (tag, branch or commit) of ``url`` into ``dest`` at depth 1; returns the commit.
+
+    ``git init`` + ``git fetch --depth 1 <url> <ref>`` + ``git checkout FETCH_HEAD``: the same shallow
+    history as the documented ``git clone --depth 1``, for a commit too. A failure is a SourceError with
+    git's last message.
+    """
+    git = shutil.which("git")
+    if git is None:
+        raise ToolchainError("git is not on PATH", hint="install git or use --source sdist / a tarball")
+    start = time.monotonic()
+    dest.mkdir(parents=True, exist_ok=True)
+    _git([git, "init", "--quiet", str(dest)], f"git init {dest}")
+    cmd = clone_command(git, url, tag, dest)
+    console.info("$ " + shlex.join(cmd))
+    _git(cmd, f"git fetch of {url} at {tag}")
+    _git([git, "-C", str(dest), "checkout", "--quiet", "FETCH_HEAD"], f"git checkout of {url} at {tag}")
+    commit = _git([git, "-C", str(dest), "rev-parse", "HEAD"], f"git rev-parse in {dest}")
+    console.info(f"fetched {url} at {tag}: commit {commit} ({time.monotonic() - start:.1f} s)")
+    return commit

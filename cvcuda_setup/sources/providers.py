@@ -144,6 +144,7 @@ def _tree(spec: SourceSpec, root: Path, marker: dict[str, Any], *, need_contrib:
         opencv_version=version,
         sha256=str(sha) if sha else None,
         pruned=bool(marker.get("pruned")),
+        commits={str(k): str(v) for k, v in (marker.get("commits") or {}).items()} or None,
     )
 
 
@@ -235,12 +236,14 @@ def _fetch_git(spec: SourceSpec, root: Path, *, need_contrib: bool) -> dict[str,
     if marker is None:
         _refuse_incomplete(root)
         with staging_dir(root) as tmp:
-            clone(repo_url(spec.base_url, OPENCV), tag, tmp / OPENCV)
+            commits = {OPENCV: clone(repo_url(spec.base_url, OPENCV), tag, tmp / OPENCV)}
             if need_contrib:
-                clone(repo_url(spec.base_url, CONTRIB), tag, tmp / CONTRIB)
+                commits[CONTRIB] = clone(repo_url(spec.base_url, CONTRIB), tag, tmp / CONTRIB)
             info = {
                 "kind": "git",
                 "opencv_version": detect_version(tmp / OPENCV) or tag,
+                "ref": tag,
+                "commits": commits,
                 "sha256": None,
                 "source": repo_url(spec.base_url, OPENCV),
                 "contrib": need_contrib,
@@ -251,10 +254,11 @@ def _fetch_git(spec: SourceSpec, root: Path, *, need_contrib: bool) -> dict[str,
         return read_marker(root) or info
     if need_contrib and not marker.get("contrib"):  # an earlier run needed opencv only: add contrib
         target = root / CONTRIB
+        commits = dict(marker.get("commits") or {})
         if not target.exists():
             with staging_dir(target) as tmp:
-                clone(repo_url(spec.base_url, CONTRIB), tag, tmp)
+                commits[CONTRIB] = clone(repo_url(spec.base_url, CONTRIB), tag, tmp)
                 os.rename(tmp, target)
-        marker = {**marker, "contrib": True}
+        marker = {**marker, "contrib": True, "commits": commits}
         write_marker(root, marker)
     return marker

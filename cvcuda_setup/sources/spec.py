@@ -17,10 +17,12 @@ from cvcuda_setup.sources.local import locate
 from cvcuda_setup.sources.sdist import PROJECT, index_url
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?$")
+#: A git ref ``--source git`` accepts besides a release tag: a branch (``4.x``, ``5.x``) or a commit.
+_GIT_REF = re.compile(r"^(?:\d+\.x|[0-9a-f]{7,40}|[A-Za-z0-9][A-Za-z0-9._/-]{0,99})$")
 
 ACCEPTED_FORMS = (
     "'sdist' (default: the opencv-contrib-python sdist from the package index)",
-    "'git' (shallow clones of opencv and opencv_contrib)",
+    "'git' (shallow checkouts of opencv and opencv_contrib at a tag, a branch such as 4.x, or a commit)",
     f"an http(s) URL of a tarball ({', '.join(ARCHIVE_SUFFIXES)}) with --sha256",
     "a local tarball or a bundle written by --bundle",
     "a directory holding opencv/ and opencv_contrib/",
@@ -53,9 +55,21 @@ def spec_from_cli(
     Reads nothing from the network; a bundle's ``bundle.json`` and a local tree's version header are read so
     the spec carries the version really there.
     """
+    text = (source or "sdist").strip()
+    ref = opencv_version.strip()
+    if not _VERSION.match(ref) and _GIT_REF.match(ref) and ".." not in ref:
+        if text == "git":
+            if sha256:
+                raise SourceError("--sha256 does not apply to --source git", hint="drop --sha256")
+            return SourceSpec("git", "", ref, None, (base_url or DEFAULT_GIT_BASE).rstrip("/"))
+        if text in ("sdist",) or text.startswith(("http://", "https://")):
+            raise SourceError(
+                f"--opencv-version {ref!r} is a branch or commit, which only git can fetch "
+                f"(the {text if text == 'sdist' else 'tarball'} source has release versions X.Y.Z only)",
+                hint=f"add --source git (e.g. --source git --opencv-version {ref})",
+            )
     version, sdist_pin = split_version(opencv_version)
     sha = _sha(sha256)
-    text = (source or "sdist").strip()
 
     if text == "sdist":
         location = f"{PROJECT}=={sdist_pin}" if sdist_pin else ""

@@ -6,7 +6,7 @@ import pytest
 
 from cvcuda_setup.errors import RecipeError
 from cvcuda_setup.model import cmake_value
-from cvcuda_setup.recipes import list_recipes, load_recipe
+from cvcuda_setup.recipes import build_facts, list_recipes, load_recipe
 
 SEED_FLAGS = {
     "WITH_CUDA": "ON",
@@ -17,6 +17,7 @@ SEED_FLAGS = {
     "CUDA_FAST_MATH": "ON",
     "BUILD_opencv_cudacodec": "ON",
     "BUILD_EXAMPLES": "OFF",
+    "OPENCV_GENERATE_PKGCONFIG": "ON",
 }
 
 
@@ -30,6 +31,14 @@ def test_seed_is_the_documented_build() -> None:
     assert seed.modules == ()  # all modules
     assert seed.build_type == "Release" and seed.contrib and seed.cuda
     assert {k: cmake_value(v) for k, v in seed.cmake} == SEED_FLAGS
+    assert seed.python  # the documented build gets cv2 whenever Python 3 and numpy are found
+    facts = build_facts(seed)
+    assert facts["tests"].startswith("ON (OpenCV's default") and facts["python"].startswith("yes")
+
+
+def test_every_recipe_generates_the_pkg_config_file() -> None:
+    for recipe in list_recipes():
+        assert dict(recipe.cmake).get("OPENCV_GENERATE_PKGCONFIG") is True, recipe.name
 
 
 def test_extends_merges_and_child_wins() -> None:

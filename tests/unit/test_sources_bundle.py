@@ -32,6 +32,7 @@ KEPT = {
     "opencv/include/CMakeLists.txt",
     "opencv/hal/CMakeLists.txt",
     "opencv/platforms/linux/gcc.toolchain.cmake",
+    "opencv/apps/CMakeLists.txt",  # BUILD_opencv_apps is ON by default
     "opencv/3rdparty/zlib/zlib.h",
     "opencv/3rdparty/libpng/png.h",
     "opencv/3rdparty/ippicv/ippicv.cmake",  # from the keep list
@@ -163,3 +164,96 @@ def test_bundle_without_sample_images_and_plain_mode(local_tree: SourceTree, tmp
     info = read_bundle_info(out)
     assert info is not None and info["sample_images"] is False
     assert out.stat().st_mode & 0o777 == 0o644
+
+
+def _pruning_tree(tmp_path: Path) -> SourceTree:
+    """The fake tree plus tests, perf, docs, a 4.x data/ dir and an unconditional add_subdirectory(test)."""
+    from test_sources_fakes import write_files
+
+    root = fake_opencv(tmp_path / "src", (4, 14, 0))
+    write_files(
+        root / "opencv",
+        {
+            "CMakeLists.txt": "project(OpenCV)\nadd_subdirectory(include)\nadd_subdirectory(data)\n"
+            "add_subdirectory(3rdparty/quirc)\n# add_subdirectory(commented)\nadd_subdirectory(samples)\n",
+            "samples/CMakeLists.txt": "add_subdirectory(cpp)\n",
+            "samples/cpp/CMakeLists.txt": "add_executable(edge edge.cpp)\n",
+            "data/CMakeLists.txt": "file(GLOB HAAR haarcascades/*.xml)\ninstall(FILES ${HAAR})\n",
+            "data/haarcascades/face.xml": "<xml/>\n",
+            "data/vec_files/big.vec": "not installed\n",
+            "3rdparty/quirc/CMakeLists.txt": "add_library(quirc quirc.c)\n",
+            "3rdparty/quirc/quirc.c": "int q;\n",
+            "commented/CMakeLists.txt": "# never added\n",
+            "modules/core/test/test_mat.cpp": "int t;\n",
+            "modules/core/perf/perf_mat.cpp": "int p;\n",
+            "modules/core/doc/core.bib": "@doc\n",
+            "modules/core/misc/python/shadow.py": "# misc\n",
+            "modules/python/CMakeLists.txt": "add_subdirectory(test)\n",
+            "modules/python/test/CMakeLists.txt": "# python tests\n",
+            "modules/python/test/test_cv.py": "# t\n",
+        },
+    )
+    write_files(
+        root / "opencv_contrib",
+        {
+            "modules/cudev/test/test_ptr.cu": "int c;\n",
+            "modules/cudev/samples/demo.cpp": "int d;\n",
+            "modules/xobjdetect/CMakeLists.txt": "ocv_define_module(xobjdetect)\n",
+            "modules/xobjdetect/data/CMakeLists.txt": "file(GLOB LBP lbpcascades/*.xml)\n",
+            "modules/xobjdetect/data/lbpcascades/lbp.xml": "<lbp/>\n",
+            "modules/xobjdetect/data/vec_files/v.vec": "vec\n",
+        },
+    )
+    return fetch(spec_from_cli(str(root), "4.14.0"), tmp_path / "cache")
+
+
+def test_pruning_follows_the_recipe_tests_and_every_literal_subdirectory(tmp_path: Path) -> None:
+    from cvcuda_setup.sources.bundle import Pruning, bundle_members
+
+    tree = _pruning_tree(tmp_path)
+    mods = ["core", "python3", "cudev", "xobjdetect"]
+    off = {n for _, n in bundle_members(tree, mods, [], pruning=Pruning.for_options({"BUILD_TESTS": False}))}
+    on = {n for _, n in bundle_members(tree, mods, [], pruning=Pruning.for_options({}))}
+    # OpenCV's default BUILD_TESTS=ON / BUILD_PERF_TESTS=ON keeps the test sources the build compiles
+    assert {"opencv/modules/core/test/test_mat.cpp", "opencv/modules/core/perf/perf_mat.cpp"} <= on
+    assert "opencv_contrib/modules/cudev/test/test_ptr.cu" in on
+    assert "opencv/modules/core/test/test_mat.cpp" not in off
+    assert "opencv/modules/core/perf/perf_mat.cpp" in off  # BUILD_PERF_TESTS left at ON
+    for names in (on, off):
+        # what 4.x's top-level CMakeLists adds: data/ (CMakeLists + what its GLOB installs), 3rdparty/quirc
+        assert {"opencv/data/CMakeLists.txt", "opencv/data/haarcascades/face.xml"} <= names
+        assert "opencv/data/vec_files/big.vec" not in names
+        assert {"opencv/3rdparty/quirc/CMakeLists.txt", "opencv/3rdparty/quirc/quirc.c"} <= names
+        # an unconditional add_subdirectory(test) of a kept module survives the test pruning
+        assert "opencv/modules/python/test/CMakeLists.txt" in names
+        # a module's data/ with a CMakeLists (5.x xobjdetect): its GLOB matches only
+        assert "opencv_contrib/modules/xobjdetect/data/lbpcascades/lbp.xml" in names
+        assert "opencv_contrib/modules/xobjdetect/data/vec_files/v.vec" not in names
+        # docs, samples dropped; samples/ not followed without BUILD_EXAMPLES; comments are not calls
+        assert "opencv/modules/core/doc/core.bib" not in names
+        assert "opencv_contrib/modules/cudev/samples/demo.cpp" not in names
+        assert "opencv/samples/CMakeLists.txt" in names
+        assert "opencv/samples/cpp/edge.cpp" not in names
+        assert "opencv/commented/CMakeLists.txt" not in names
+        assert "opencv/modules/core/misc/python/shadow.py" in names
+    examples = {
+        n for _, n in bundle_members(tree, mods, [], pruning=Pruning.for_options({"BUILD_EXAMPLES": "ON"}))
+    }
+    assert "opencv/samples/cpp/edge.cpp" in examples
+
+
+def test_all_module_bundle_keeps_every_module_and_all_of_3rdparty(tmp_path: Path) -> None:
+    from cvcuda_setup.sources.bundle import Pruning, all_modules
+
+    tree = _pruning_tree(tmp_path)
+    mods = all_modules(tree)
+    assert {"core", "dnn", "python", "cudev", "cudaarithm", "xfeatures2d", "xobjdetect"} <= set(mods)
+    out = make_bundle(
+        tree, mods, [], tmp_path / "seed.tar.xz", pruning=Pruning.for_options({}, all_modules=True)
+    )
+    names = set(_names(out))
+    assert {"opencv/3rdparty/libjpeg-turbo/jpeglib.h", "opencv/modules/dnn/CMakeLists.txt"} <= names
+    assert "opencv_contrib/modules/xfeatures2d/CMakeLists.txt" in names
+    info = read_bundle_info(out)
+    assert info is not None
+    assert info["pruning"] == {"tests": True, "perf": True, "examples": False, "all_third_party": True}

@@ -144,7 +144,7 @@ def test_git_clones_shallow_from_a_mirror_and_reuses_the_tree(git_mirror: Path, 
 
 def test_git_unknown_tag_is_a_source_error_and_leaves_nothing(git_mirror: Path, tmp_path: Path) -> None:
     spec = spec_from_cli("git", "9.9.9", base_url=git_mirror.as_uri())
-    with pytest.raises(SourceError, match=r"git clone of .*opencv\.git at 9\.9\.9 failed: .*9\.9\.9"):
+    with pytest.raises(SourceError, match=r"git fetch of .*opencv\.git at 9\.9\.9 failed: .*9\.9\.9"):
         fetch(spec, tmp_path / "cache")
     assert listing(tmp_path / "cache" / "trees") == set()
 
@@ -152,6 +152,35 @@ def test_git_unknown_tag_is_a_source_error_and_leaves_nothing(git_mirror: Path, 
 def test_git_clone_command_is_an_argument_list() -> None:
     cmd = clone_command("git", "https://github.com/opencv/opencv.git", "5.1.0", Path("/c/x"))
     assert cmd == [
-        "git", "clone", "--depth", "1", "--branch", "5.1.0", "--quiet", "--",
-        "https://github.com/opencv/opencv.git", "/c/x",
+        "git", "-C", "/c/x", "fetch", "--depth", "1", "--quiet", "--",
+        "https://github.com/opencv/opencv.git", "5.1.0",
     ]  # fmt: skip
+
+
+def _head(repo: Path) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_git_branch_and_commit_refs_record_both_commits(git_mirror: Path, tmp_path: Path) -> None:
+    for name in ("opencv", "opencv_contrib"):
+        _git("branch", "4.x", cwd=git_mirror / f"{name}.git")
+    heads = {name: _head(git_mirror / f"{name}.git") for name in ("opencv", "opencv_contrib")}
+    tree = fetch(spec_from_cli("git", "4.x", base_url=git_mirror.as_uri()), tmp_path / "cache")
+    assert tree.commits == heads
+    assert tree.opencv_version == "5.1.0"  # from version.hpp, not the ref
+    assert tree.spec.opencv_version == "4.x"
+    # a commit: the same in both fakes only if both repos had it; here opencv's commit for opencv only
+    commit = heads["opencv"]
+    one = fetch(
+        spec_from_cli("git", commit, base_url=git_mirror.as_uri()), tmp_path / "c2", need_contrib=False
+    )
+    assert one.commits == {"opencv": commit}
+
+
+@pytest.mark.parametrize("ref", ["4.x", "5.x", "0123abcd"])
+def test_sdist_refuses_a_branch_or_commit_and_points_to_git(ref: str) -> None:
+    with pytest.raises(SourceError, match=rf"--opencv-version '{ref}' is a branch or commit") as info:
+        spec_from_cli(None, ref)
+    assert info.value.hint is not None and "--source git" in info.value.hint
