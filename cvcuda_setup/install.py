@@ -177,14 +177,29 @@ def _existing_ancestor(path: Path) -> Path:
     return path
 
 
-def lock_prefix(prefix: Path) -> AbstractContextManager[None]:
-    """Hold the prefix's install lock (a file next to it) for the ``with`` block."""
+def lock_prefix(prefix: Path, *, wait: bool = False) -> AbstractContextManager[None]:
+    """Hold the prefix's lock (a file next to it) for the ``with`` block (a build: start to end)."""
     return hold_lock(
         prefix.parent / f".{prefix.name}.cvcuda-setup.lock",
         what=f"prefix {prefix}",
         error=InstallError,
-        hint="wait for the other install to finish",
+        hint="wait for the other build to finish (or pass --wait), or choose another --prefix",
+        wait=wait,
     )
+
+
+def refuse_overlap(prefix: Path, others: dict[str, Path | None]) -> None:
+    """A prefix inside (or holding) the source tree, the build dir or the cache is refused."""
+    real = Path(os.path.realpath(prefix))
+    for what, other in others.items():
+        if other is None:
+            continue
+        there = Path(os.path.realpath(other))
+        if real == there or real.is_relative_to(there) or there.is_relative_to(real):
+            raise InstallError(
+                f"--prefix {prefix} overlaps the {what} {other}: an install there would mix with it",
+                hint="choose a --prefix outside the sources, the build directory and the cache",
+            )
 
 
 @contextmanager

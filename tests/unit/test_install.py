@@ -261,7 +261,7 @@ def test_a_second_install_into_a_locked_prefix_is_refused(tmp_path: Path) -> Non
         holder.kill()
         holder.wait()
     with install.lock_prefix(prefix):  # the kernel dropped the dead holder's lock
-        assert lock.read_text().strip() == str(os.getpid())
+        assert lock.read_text().split()[0] == str(os.getpid())
 
 
 def test_files_the_plugin_adds_join_the_record_but_a_users_file_does_not(tmp_path: Path) -> None:
@@ -276,3 +276,30 @@ def test_files_the_plugin_adds_join_the_record_but_a_users_file_does_not(tmp_pat
     (prefix / "mine.txt").write_text("overwritten")
     assert adopt_changes(prefix, before) == 1
     assert install.inspect_prefix(prefix)[2] == ["mine.txt"]
+
+
+def test_the_lock_names_the_holders_command_and_is_reentrant(tmp_path: Path) -> None:
+    prefix = tmp_path / "cv"
+    lock = tmp_path / ".cv.cvcuda-setup.lock"
+    code = (
+        "import sys, time\nfrom pathlib import Path\nfrom cvcuda_setup.install import lock_prefix\n"
+        f"with lock_prefix(Path({str(prefix)!r})):\n    print('locked', flush=True)\n    time.sleep(60)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, "build", "--prefix", "my dir"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with (
+            pytest.raises(InstallError, match=rf"pid {holder.pid}, .*its command: .*build --prefix 'my dir'"),
+            install.lock_prefix(prefix),
+        ):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with install.lock_prefix(prefix), install.lock_prefix(prefix):  # the build, then its install step
+        assert lock.read_text().split()[0] == str(os.getpid())
