@@ -31,6 +31,7 @@ from cvcuda_setup.console import console
 from cvcuda_setup.errors import InstallError
 from cvcuda_setup.locking import hold_lock
 from cvcuda_setup.manifest import MANIFEST_RELPATH
+from cvcuda_setup.record import RECORD_RELPATH, Record, foreign_entries, read_record, scan, write_record
 
 
 class PrefixState(Enum):
@@ -40,27 +41,126 @@ class PrefixState(Enum):
     FOREIGN = "foreign"
 
 
+#: Never an install prefix: replacing one of these would wreck the system (checked resolved and as given).
+SYSTEM_DIRS = frozenset(
+    Path(p)
+    for p in (
+        "/",
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/home",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/libx32",
+        "/media",
+        "/mnt",
+        "/opt",
+        "/proc",
+        "/root",
+        "/run",
+        "/sbin",
+        "/snap",
+        "/srv",
+        "/sys",
+        "/tmp",
+        "/usr",
+        "/usr/bin",
+        "/usr/include",
+        "/usr/lib",
+        "/usr/lib32",
+        "/usr/lib64",
+        "/usr/libexec",
+        "/usr/local",
+        "/usr/local/bin",
+        "/usr/local/include",
+        "/usr/local/lib",
+        "/usr/local/lib64",
+        "/usr/local/share",
+        "/usr/sbin",
+        "/usr/share",
+        "/usr/src",
+        "/var",
+        "/var/lib",
+        "/var/tmp",
+    )
+)
+#: How many foreign entries a refusal names before it gives a count.
+NAMED = 5
+
+
+def shorten(text: str, limit: int = 120) -> str:
+    """``head…tail`` for names longer than ``limit`` (messages stay one readable line)."""
+    if len(text) <= limit:
+        return text
+    keep = (limit - 1) // 2
+    return f"{text[:keep]}…{text[-keep:]}"
+
+
+def name_some(items: list[str]) -> str:
+    named = ", ".join(shorten(i) for i in items[:NAMED])
+    return named + (f" and {len(items) - NAMED} more" if len(items) > NAMED else "")
+
+
+def refuse_system_prefix(prefix: Path) -> None:
+    """``/``, ``$HOME`` (and its ancestors), a system folder, or a symlink to one: refused."""
+    given = Path(os.path.abspath(prefix.expanduser()))
+    home = Path.home().resolve()
+    for path in (given, Path(os.path.realpath(given))):
+        if path in SYSTEM_DIRS or path == home or path in home.parents:
+            raise InstallError(
+                f"--prefix {prefix} is {'a system folder' if path != home else 'your home directory'} "
+                f"({path}): installing there could replace files that are not cvcuda-setup's",
+                hint="choose a dedicated folder, e.g. --prefix ~/.local/opt/cvcuda-opencv",
+            )
+
+
 def prefix_state(prefix: Path) -> PrefixState:
+    return inspect_prefix(prefix)[0]
+
+
+def inspect_prefix(prefix: Path) -> tuple[PrefixState, Record | None, list[str]]:
+    """The prefix's state, its install record, and its entries that record does not prove ours."""
     if not prefix.exists() and not prefix.is_symlink():
-        return PrefixState.MISSING
+        return PrefixState.MISSING, None, []
     if not prefix.is_dir():
         raise InstallError(f"--prefix {prefix} exists and is not a directory", hint="choose another --prefix")
-    if (prefix / MANIFEST_RELPATH).is_file():
-        return PrefixState.OURS
     try:
         empty = not any(prefix.iterdir())
     except OSError as exc:
-        raise InstallError(f"cannot read --prefix {prefix}: {exc.strerror}") from None
-    return PrefixState.EMPTY if empty else PrefixState.FOREIGN
+        raise InstallError(
+            f"cannot read --prefix {prefix}: {exc.strerror}", hint="check its permissions"
+        ) from None
+    if empty:
+        return PrefixState.EMPTY, None, []
+    record = read_record(prefix)
+    foreign = foreign_entries(prefix, record)
+    return (PrefixState.OURS if record is not None and not foreign else PrefixState.FOREIGN), record, foreign
+
+
+def _refusal(prefix: Path, record: Record | None, foreign: list[str]) -> str:
+    if record is None:
+        why = f"has no cvcuda-setup install record ({RECORD_RELPATH})"
+        if (prefix / MANIFEST_RELPATH).exists():
+            why += " (its manifest alone proves nothing: an older cvcuda-setup or not this tool)"
+        return f"--prefix {prefix} is not empty and {why}; {len(foreign)} entries, e.g. {name_some(foreign)}"
+    return (
+        f"--prefix {prefix} holds {len(foreign)} entries cvcuda-setup did not install (or changed): "
+        f"{name_some(foreign)}"
+    )
 
 
 def check_prefix(prefix: Path, *, force: bool) -> PrefixState:
     """Refuse a prefix the install must not touch (run before the build, again before the swap)."""
-    state = prefix_state(prefix)
+    refuse_system_prefix(prefix)
+    state, record, foreign = inspect_prefix(prefix)
     if state is PrefixState.FOREIGN and not force:
         raise InstallError(
-            f"--prefix {prefix} is not empty and was not created by cvcuda-setup (no {MANIFEST_RELPATH})",
-            hint="choose an empty or new --prefix, or pass --force to install over it (nothing is removed)",
+            _refusal(prefix, record, foreign),
+            hint="choose an empty or new --prefix, or move those files away; --force installs beside them "
+            "and never overwrites or removes them",
         )
     parent = _existing_ancestor(prefix.parent)
     if not os.access(parent, os.W_OK | os.X_OK):
@@ -77,14 +177,29 @@ def _existing_ancestor(path: Path) -> Path:
     return path
 
 
-def lock_prefix(prefix: Path) -> AbstractContextManager[None]:
-    """Hold the prefix's install lock (a file next to it) for the ``with`` block."""
+def lock_prefix(prefix: Path, *, wait: bool = False) -> AbstractContextManager[None]:
+    """Hold the prefix's lock (a file next to it) for the ``with`` block (a build: start to end)."""
     return hold_lock(
         prefix.parent / f".{prefix.name}.cvcuda-setup.lock",
         what=f"prefix {prefix}",
         error=InstallError,
-        hint="wait for the other install to finish",
+        hint="wait for the other build to finish (or pass --wait), or choose another --prefix",
+        wait=wait,
     )
+
+
+def refuse_overlap(prefix: Path, others: dict[str, Path | None]) -> None:
+    """A prefix inside (or holding) the source tree, the build dir or the cache is refused."""
+    real = Path(os.path.realpath(prefix))
+    for what, other in others.items():
+        if other is None:
+            continue
+        there = Path(os.path.realpath(other))
+        if real == there or real.is_relative_to(there) or there.is_relative_to(real):
+            raise InstallError(
+                f"--prefix {prefix} overlaps the {what} {other}: an install there would mix with it",
+                hint="choose a --prefix outside the sources, the build directory and the cache",
+            )
 
 
 @contextmanager
@@ -133,13 +248,52 @@ def _merge(src: Path, dst: Path) -> None:
             os.replace(entry, target)
 
 
+def _collisions(staged: Path, prefix: Path, foreign: list[str]) -> list[str]:
+    """Foreign entries of the prefix the staged tree would overwrite (a dir over a dir is no collision)."""
+    bad: list[str] = []
+    mine = scan(staged, hashes=False)
+    for rel in foreign:
+        entry = mine.get(rel)
+        if entry is None:
+            continue
+        if entry["type"] == "dir" and (prefix / rel).is_dir() and not (prefix / rel).is_symlink():
+            continue
+        bad.append(rel)
+    return bad
+
+
+def _remove_old(prefix: Path, old: Record, keep: dict[str, object], foreign: set[str]) -> None:
+    """Remove the previous install's files (proven ours) that the new one does not have; dirs if empty."""
+    items = sorted(old.entries.items(), key=lambda kv: kv[0].count("/"), reverse=True)
+    for rel, entry in items:
+        if rel in keep or rel in foreign:
+            continue
+        path = prefix / rel
+        try:
+            if entry.get("type") == "dir":
+                if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+                    path.rmdir()
+            elif path.is_symlink() or path.is_file():
+                path.unlink()
+        except OSError:
+            continue
+
+
 def commit(staged: Path, prefix: Path, *, force: bool) -> PrefixState:
     """Put the staged prefix in place (see the module docstring); returns what the prefix was before."""
-    state = check_prefix(prefix, force=force)
+    refuse_system_prefix(prefix)
+    state, old, foreign = inspect_prefix(prefix)
+    if state is PrefixState.FOREIGN and not force:
+        raise InstallError(_refusal(prefix, old, foreign), hint="choose an empty or new --prefix")
+    created = state is PrefixState.MISSING or (
+        state is PrefixState.OURS and old is not None and old.created_prefix
+    )
+    entries = scan(staged)
+    write_record(staged, Record(str(prefix), created, entries))
     if state is PrefixState.MISSING:
         prefix.parent.mkdir(parents=True, exist_ok=True)
         os.rename(staged, prefix)
-    elif state is PrefixState.OURS:
+    elif state is PrefixState.OURS and created:
         aside = Path(tempfile.mkdtemp(prefix=f".{prefix.name}.cvcuda-setup-old-", dir=prefix.parent))
         os.rmdir(aside)  # a unique name: rename needs the target absent (or an empty dir)
         os.rename(prefix, aside)
@@ -156,6 +310,18 @@ def commit(staged: Path, prefix: Path, *, force: bool) -> PrefixState:
             )
     else:
         if state is PrefixState.FOREIGN:
-            console.warn(f"--force: installing over {prefix}, which cvcuda-setup did not create (not atomic)")
+            clash = _collisions(staged, prefix, foreign)
+            if clash:
+                raise InstallError(
+                    f"--force: the install would overwrite {len(clash)} entries of {prefix} that "
+                    f"cvcuda-setup did not install: {name_some(clash)}",
+                    hint="move them away or choose another --prefix; --force never overwrites them",
+                )
+            console.warn(
+                f"--force: installing beside {len(foreign)} entries of {prefix} that cvcuda-setup did not "
+                "install (kept untouched; not atomic)"
+            )
+        if old is not None:
+            _remove_old(prefix, old, {**entries, str(RECORD_RELPATH): None}, set(foreign))
         _merge(staged, prefix)
     return state

@@ -597,6 +597,9 @@ def run_plan(plan: PluginPlan) -> PluginResult:
     _step(plan, "build", plan.build_command(), durations)
     if plan.tests:
         _step(plan, "test", plan.test_command(), durations)
+    from cvcuda_setup.record import adopt_changes, scan
+
+    before = scan(plan.prefix, hashes=False)
     _step(plan, "install", plan.install_command(), durations)
 
     libdirs = [plan.prefix / "lib", plan.prefix / "lib64"]
@@ -617,6 +620,7 @@ def run_plan(plan: PluginPlan) -> PluginResult:
     if pip is not None:
         _step(plan, "python", pip, durations)
         module = _check_python_module(plan)
+    adopt_changes(plan.prefix, before)  # the plugin's files join the install record: the prefix stays ours
     return PluginResult(
         prefix=plan.prefix,
         library=libraries[0],

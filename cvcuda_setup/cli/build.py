@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 import typer
@@ -200,6 +201,7 @@ def build(
     no_plugin_python: bool = typer.Option(
         False, "--no-plugin-python", help="Build the plugin's C++ side only, not its Python module."
     ),
+    wait: bool = typer.Option(False, "--wait", help="Wait for another build into the same prefix to end."),
 ) -> None:
     """Build and install OpenCV with CUDA from a recipe."""
     from cvcuda_setup.sources import default_cache_dir, fetch, spec_from_cli
@@ -217,6 +219,9 @@ def build(
             raise UsageError(f"--patch {str(p)!r} does not exist")
     recipe = load_recipe(recipe_name)
     cache = (cache_dir or default_cache_dir()).expanduser().resolve()
+    from cvcuda_setup.sources.cache import check_cache_dir
+
+    check_cache_dir(cache)
     spec = spec_from_cli(source, opencv_version or recipe.opencv_version, sha256, source_base_url)
 
     if bundle is not None:
@@ -238,6 +243,15 @@ def build(
         patches=patch,
         cuda_toolkit_root=toolkit_root,
     )
+    from cvcuda_setup.install import check_prefix, lock_prefix, refuse_overlap
+
+    places = {
+        "source tree": plan.source_dir,
+        "contrib tree": plan.contrib_dir,
+        "build directory": plan.build_dir,
+    }
+    refuse_overlap(plan.prefix, {**places, "cache": cache})
+    check_prefix(plan.prefix, force=force)  # before any download (and in --dry-run)
     if dry_run:
         if json_out:
             console.json(plan.to_json())
@@ -246,28 +260,31 @@ def build(
                 console.print(line)
         return
 
-    if not no_doctor:
-        _preflight(recipe, arch, spec.opencv_version, python, plan, not no_plugin, not no_plugin_python)
-    with console.step(f"fetch sources ({spec.kind})"):
-        tree = fetch(spec, cache, need_contrib=recipe.contrib)
-    from cvcuda_setup.cmake import execute
+    with lock_prefix(plan.prefix, wait=wait):  # held from here through install and plugin
+        check_prefix(plan.prefix, force=force)
+        if not no_doctor:
+            _preflight(recipe, arch, spec.opencv_version, python, plan, not no_plugin, not no_plugin_python)
+        with console.step(f"fetch sources ({spec.kind})"):
+            tree = fetch(spec, cache, need_contrib=recipe.contrib)
+        from cvcuda_setup.cmake import execute
 
-    patch_pairs = [(p, patch_sha256[i] if patch_sha256 else None) for i, p in enumerate(plan.patches)]
-    manifest = execute(plan, tree, force=force, patches=patch_pairs)
-    if not no_plugin:
-        from cvcuda_setup.native import build_plugin
+        patch_pairs = [(p, patch_sha256[i] if patch_sha256 else None) for i, p in enumerate(plan.patches)]
+        execute(plan, tree, force=force, patches=patch_pairs)
+        if not no_plugin:
+            from cvcuda_setup.native import build_plugin
 
-        with console.step("zero-copy plugin"):
-            build_plugin(
-                plan.prefix,
-                python=plan.python.executable if plan.python else None,
-                build_dir=plan.build_dir / "plugin",
-                jobs=plan.jobs,
-                install_python=not no_plugin_python,
-                skip_python_flag="--no-plugin-python",
-            )
-    console.info(f"installed into {plan.prefix}; next: cvcuda-setup verify --prefix {plan.prefix}")
-    del manifest
+            with console.step("zero-copy plugin"):
+                build_plugin(
+                    plan.prefix,
+                    python=plan.python.executable if plan.python else None,
+                    build_dir=plan.build_dir / "plugin",
+                    jobs=plan.jobs,
+                    install_python=not no_plugin_python,
+                    skip_python_flag="--no-plugin-python",
+                )
+    console.info(
+        f"installed into {plan.prefix}; next: cvcuda-setup verify --prefix {shlex.quote(str(plan.prefix))}"
+    )
 
 
 def _preflight(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -70,7 +71,10 @@ def plugin(
             for line in plan.shell_lines():
                 console.print(line)
         return
-    result = run_plan(plan)
+    from cvcuda_setup.install import lock_prefix
+
+    with lock_prefix(target):
+        result = run_plan(plan)
     if json_out:
         console.json(result.to_json())
         return
@@ -82,7 +86,7 @@ def plugin(
         console.print(f"Python module: {result.python_module}  (for {result.python})")
     console.print(f"OpenCV:        {result.opencv.version} ({'CUDA' if result.opencv.cuda else 'no CUDA'})")
     console.print(f"CUDA runtime:  {result.cuda.include_dir} ({result.cuda.origin})")
-    console.info(f"next: cvcuda-setup verify --prefix {result.prefix}")
+    console.info(f"next: cvcuda-setup verify --prefix {shlex.quote(str(result.prefix))}")
 
 
 def register(app: typer.Typer) -> None:

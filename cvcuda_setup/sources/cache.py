@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from cvcuda_setup.errors import UsageError
+
 MARKER = ".cvcuda-setup-tree.json"
 
 
@@ -71,3 +73,15 @@ def write_marker(tree: Path, info: dict[str, Any]) -> None:
     tmp = tree / f"{MARKER}.tmp"
     tmp.write_text(json.dumps({**info, "complete": True}, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, tree / MARKER)
+
+
+def check_cache_dir(cache_dir: Path) -> None:
+    """The cache must be a directory this user can write (or be creatable): else a one-line UsageError."""
+    hint = "point --cache-dir or CVCUDA_SETUP_CACHE at a directory you can write to"
+    path = cache_dir
+    while not path.exists() and not path.is_symlink() and path != path.parent:
+        path = path.parent
+    if not path.is_dir():
+        raise UsageError(f"the cache {cache_dir} cannot be used: {path} is not a directory", hint=hint)
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"the cache {cache_dir} cannot be used: {path} is not writable", hint=hint)

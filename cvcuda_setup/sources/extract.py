@@ -25,11 +25,43 @@ from pathlib import Path
 from typing import Any
 
 from cvcuda_setup.errors import SourceError
+from cvcuda_setup.install import shorten
 from cvcuda_setup.sources.cache import publish_mode
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tar", ".zip")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _HAS_DATA_FILTER = hasattr(tarfile, "data_filter")
+
+#: Bounds on one extraction (an archive bomb stops there; a refused archive leaves nothing in the cache).
+#: Raise them with these environment variables (see docs/sources.md).
+LIMIT_ENV = {
+    "bytes": "CVCUDA_SETUP_MAX_EXTRACT_BYTES",
+    "members": "CVCUDA_SETUP_MAX_EXTRACT_MEMBERS",
+    "name": "CVCUDA_SETUP_MAX_NAME_LENGTH",
+}
+DEFAULT_LIMITS = {"bytes": 8 << 30, "members": 200_000, "name": 1024}
+
+
+def limits() -> dict[str, int]:
+    """The extraction bounds: the defaults, or the environment's (a bad value is a UsageError)."""
+    out = dict(DEFAULT_LIMITS)
+    for key, var in LIMIT_ENV.items():
+        raw = os.environ.get(var)
+        if raw is None or not raw.strip():
+            continue
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise SourceError(
+                f"{var}={shorten(raw)!r} is not a positive whole number",
+                hint=f"unset it or give a count, e.g. {var}={DEFAULT_LIMITS[key]}",
+            )
+        out[key] = value
+    return out
+
+
 _FILTER_ERROR: Any = getattr(tarfile, "FilterError", ())
 
 
@@ -77,12 +109,31 @@ class _Checker:
         self.real_dest = os.path.realpath(dest)
         self.symlinks: set[str] = set()
         self.files: set[str] = set()
+        self.limits = limits()
+        self.members = 0
+        self.bytes = 0
 
     def refuse(self, name: str, why: str) -> SourceError:
         return SourceError(
-            f"unsafe archive {self.archive}: member {name!r} {why}",
+            f"unsafe archive {self.archive}: member {shorten(repr(name))} {why}",
             hint="refusing to extract it; nothing was written outside the cache",
         )
+
+    def count(self, raw: str, size: int) -> None:
+        """One more member of ``size`` bytes: refused past the member, byte or name-length bounds."""
+        self.members += 1
+        self.bytes += max(size, 0)
+        for key, value, what in (
+            ("members", self.members, "members"),
+            ("bytes", self.bytes, "bytes when extracted"),
+            ("name", len(raw), "characters in its name"),
+        ):
+            if value > self.limits[key]:
+                raise SourceError(
+                    f"archive {self.archive} exceeds the extraction bound at member {shorten(repr(raw))}: "
+                    f"more than {self.limits[key]} {what}",
+                    hint=f"if the archive is trusted, raise {LIMIT_ENV[key]}; nothing was kept in the cache",
+                )
 
     def name(self, raw: str) -> str | None:
         """The member's normalised relative name, None for the archive root itself."""
@@ -113,7 +164,9 @@ class _Checker:
         joined = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
         if joined == ".." or joined.startswith("../"):
             raise self.refuse(raw, f"is a symlink pointing outside the target ({target!r})")
-        self._inside(raw, os.path.join(self.dest, joined), f"is a symlink pointing outside ({target!r})")
+        # resolved through the links already extracted (not lexically): a chain of links cannot escape
+        real_dir = os.path.realpath(os.path.join(self.dest, posixpath.dirname(rel)))
+        self._inside(raw, os.path.join(real_dir, target), f"is a symlink pointing outside ({target!r})")
         self.symlinks.add(rel)
 
     def hardlink(self, raw: str, target: str) -> None:
@@ -131,6 +184,7 @@ class _Checker:
 
 def _tar_members(tf: tarfile.TarFile, check: _Checker) -> Iterator[tarfile.TarInfo]:
     for member in tf:
+        check.count(member.name, member.size if member.isfile() else 0)
         rel = check.name(member.name)
         if member.ischr() or member.isblk() or member.isfifo():
             raise check.refuse(member.name, "is a device file or FIFO")
@@ -165,6 +219,7 @@ def _extract_zip(archive: Path, dest: Path) -> None:
     check = _Checker(archive, dest)
     with zipfile.ZipFile(archive) as zf:
         for info in zf.infolist():
+            check.count(info.filename, info.file_size)
             rel = check.name(info.filename)
             mode = info.external_attr >> 16
             kind = stat.S_IFMT(mode)
@@ -188,13 +243,44 @@ def _extract_zip(archive: Path, dest: Path) -> None:
             if path.is_symlink():
                 path.unlink()  # never write through a link
             with zf.open(info) as src, path.open("wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
+                written = 0
+                for block in iter(lambda: src.read(1 << 20), b""):
+                    written += len(block)
+                    if written > info.file_size:  # more data than the header said: count it all
+                        check.count(info.filename, written - info.file_size)
+                        check.members -= 1
+                    out.write(block)
             path.chmod(0o755 if mode & 0o100 else 0o644)
             check.files.add(rel)
 
 
+def links_outside(root: Path) -> list[str]:
+    """Symlinks under ``root`` whose target, fully resolved on the final tree, is not inside ``root``."""
+    real_root = os.path.realpath(root)
+    bad: list[str] = []
+    for here, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            path = os.path.join(here, name)
+            if os.path.islink(path):
+                real = os.path.realpath(path)
+                if real != real_root and not real.startswith(real_root + os.sep):
+                    bad.append(os.path.relpath(path, root))
+    return sorted(bad)
+
+
+def check_final_tree(root: Path, archive: Path) -> None:
+    """After every move: refuse the tree when a link resolves outside it (the caller removes the tree)."""
+    bad = links_outside(root)
+    if bad:
+        raise SourceError(
+            f"unsafe archive {archive}: {len(bad)} symlink(s) resolve outside the extracted tree, e.g. "
+            + ", ".join(shorten(b) for b in bad[:3]),
+            hint="refusing to use it; nothing was kept in the cache",
+        )
+
+
 def extract_into(archive: Path, dest: Path) -> None:
-    """Extract ``archive`` (tar, tar.gz/xz/bz2 or zip) into the existing directory ``dest``, checked."""
+    """Extract ``archive`` (tar, tar.gz/xz/bz2 or zip, told apart by content) into ``dest``, checked."""
     try:
         if zipfile.is_zipfile(archive):
             _extract_zip(archive, dest)
@@ -216,5 +302,6 @@ def safe_extract(archive: Path, target: Path) -> Path:
         raise SourceError(f"extraction target {target} already exists")
     with staging_dir(target) as tmp:
         extract_into(archive, tmp)
+        check_final_tree(tmp, archive)
         os.rename(tmp, target)
     return target

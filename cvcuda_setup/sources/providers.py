@@ -22,7 +22,13 @@ from cvcuda_setup.sources.bundle import BUNDLE_INFO, read_bundle_info
 from cvcuda_setup.sources.cache import download_path, read_marker, tree_path, write_marker
 from cvcuda_setup.sources.checksum import sha256_file
 from cvcuda_setup.sources.download import download
-from cvcuda_setup.sources.extract import extract_into, is_archive_name, remove_tree, staging_dir
+from cvcuda_setup.sources.extract import (
+    check_final_tree,
+    extract_into,
+    is_archive_name,
+    remove_tree,
+    staging_dir,
+)
 from cvcuda_setup.sources.git import DEFAULT_GIT_BASE, clone, repo_url
 from cvcuda_setup.sources.layout import CONTRIB, OPENCV, detect_version, find_trees, is_opencv_tree
 from cvcuda_setup.sources.local import local_trees
@@ -214,6 +220,7 @@ def _build_tree(spec: SourceSpec, root: Path, archive: Path, sha: str, origin: s
             "contrib": contrib,
             "pruned": spec.kind == "bundle",
         }
+        check_final_tree(tmp, archive)  # links judged where they ended up, after opencv/ moved up
         write_marker(tmp, info)
         _rename_into_place(tmp, root)
     console.info(f"extracted {archive.name} ({time.monotonic() - start:.1f} s)")

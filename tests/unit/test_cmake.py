@@ -345,14 +345,18 @@ def test_second_run_with_the_same_plan_skips_configure_and_swaps_the_prefix(
     tree = make_tree(fakes.root)
     plan = make(fakes, tree)
     cm.execute(plan, tree)
-    (plan.prefix / "stale-file").write_text("from the previous install\n")
+    first = plan.prefix.stat().st_ino
     capsys.readouterr()
     manifest = cm.execute(plan, tree)
     err = capsys.readouterr().err
     assert "configure: skipped (the plan is unchanged" in err
     assert len([c for c in fakes.calls("cmake") if "-S" in c["args"]]) == 1
     assert manifest.durations["configure"] is None
-    assert not (plan.prefix / "stale-file").exists()  # the whole prefix was replaced by the new install
+    assert plan.prefix.stat().st_ino != first  # the whole prefix (all proven ours) was swapped
+    (plan.prefix / "mine.txt").write_text("a user's file\n")
+    with pytest.raises(InstallError, match=r"1 entries cvcuda-setup did not install.*mine.txt"):
+        cm.execute(plan, tree)
+    assert (plan.prefix / "mine.txt").read_text() == "a user's file\n"
     assert (plan.prefix / "lib" / "libopencv_core.so.5.1.0").is_file()
     assert leftovers(plan.prefix.parent) == []
 
@@ -417,7 +421,7 @@ def test_a_foreign_prefix_is_refused_before_anything_is_built(fakes: Fakes) -> N
     prefix = fakes.root / "opt" / "cv"
     prefix.mkdir(parents=True)
     (prefix / "README").write_text("mine\n")
-    with pytest.raises(InstallError, match="not empty and was not created by cvcuda-setup"):
+    with pytest.raises(InstallError, match="not empty and has no cvcuda-setup install record"):
         cm.execute(make(fakes, tree, prefix=prefix), tree)
     assert fakes.calls() == []
     assert sorted(p.name for p in prefix.iterdir()) == ["README"]

@@ -33,20 +33,79 @@ def test_prefix_states(tmp_path: Path) -> None:
     assert install.prefix_state(prefix) is PrefixState.FOREIGN
     (prefix / MANIFEST_RELPATH).parent.mkdir(parents=True)
     (prefix / MANIFEST_RELPATH).write_text("{}")
-    assert install.prefix_state(prefix) is PrefixState.OURS
+    assert install.prefix_state(prefix) is PrefixState.FOREIGN  # a manifest alone proves nothing
     afile = tmp_path / "f"
     afile.write_text("")
     with pytest.raises(InstallError, match="exists and is not a directory"):
         install.prefix_state(afile)
 
 
+def test_an_installed_prefix_is_ours_until_something_foreign_appears(tmp_path: Path) -> None:
+    prefix = tmp_path / "cv"
+    with install.staging_area(prefix) as staging:
+        install.commit(staged_tree(staging, prefix, "1"), prefix, force=False)
+    assert install.prefix_state(prefix) is PrefixState.OURS
+    pyc = prefix / "lib" / "__pycache__"  # byte-code of a listed module is derived, not foreign
+    (prefix / "lib" / "mod.py").write_text("x = 1")
+    assert install.inspect_prefix(prefix)[2] == ["lib/mod.py"]
+    (prefix / "lib" / "mod.py").unlink()
+    (prefix / "lib" / "libopencv_core.so").write_text("X")  # same size, other content
+    os.utime(prefix / "lib" / "libopencv_core.so", ns=(1, 1))
+    state, _, foreign = install.inspect_prefix(prefix)
+    assert state is PrefixState.FOREIGN and foreign == ["lib/libopencv_core.so"]
+    del pyc
+
+
+def test_a_manifest_holding_garbage_does_not_make_a_folder_ours(tmp_path: Path) -> None:
+    prefix = tmp_path / "p"
+    (prefix / MANIFEST_RELPATH).parent.mkdir(parents=True)
+    (prefix / MANIFEST_RELPATH).write_text("not json")
+    (prefix / "projects").mkdir()
+    (prefix / "projects" / "thesis.tex").write_text("years of work")
+    (prefix / install.RECORD_RELPATH).write_text("not json")
+    with pytest.raises(InstallError, match=r"no cvcuda-setup install record .*projects"):
+        install.check_prefix(prefix, force=False)
+    with install.staging_area(prefix) as staging, pytest.raises(InstallError, match="would overwrite"):
+        install.commit(staged_tree(staging, prefix, "1"), prefix, force=True)
+    assert (prefix / "projects" / "thesis.tex").read_text() == "years of work"
+
+
 def test_a_foreign_prefix_needs_force(tmp_path: Path) -> None:
     prefix = tmp_path / "p"
     prefix.mkdir()
     (prefix / "README").write_text("")
-    with pytest.raises(InstallError, match=r"not empty and was not created by cvcuda-setup .*--force"):
+    with pytest.raises(
+        InstallError, match=r"not empty and has no cvcuda-setup install record.*README.*--force"
+    ):
         install.check_prefix(prefix, force=False)
     assert install.check_prefix(prefix, force=True) is PrefixState.FOREIGN
+
+
+@pytest.mark.parametrize("where", ["/", "/usr", "/usr/local", "/etc", "/opt", "~"])
+def test_system_folders_and_home_are_refused(where: str) -> None:
+    with pytest.raises(InstallError, match=r"system folder|home directory"):
+        install.check_prefix(Path(where).expanduser(), force=True)
+
+
+def test_a_symlink_to_a_system_folder_is_refused(tmp_path: Path) -> None:
+    link = tmp_path / "root"
+    link.symlink_to("/")
+    with pytest.raises(InstallError, match="system folder"):
+        install.check_prefix(link, force=True)
+    with install.staging_area(tmp_path / "x") as staging, pytest.raises(InstallError, match="system folder"):
+        install.commit(staged_tree(staging, tmp_path / "x", "1"), link, force=True)
+
+
+def test_many_foreign_files_are_named_few_then_counted(tmp_path: Path) -> None:
+    prefix = tmp_path / "p"
+    prefix.mkdir()
+    for i in range(9):
+        (prefix / f"f{i}").write_text("")
+    (prefix / ("a" * 200)).write_text("")
+    with pytest.raises(InstallError) as err:
+        install.check_prefix(prefix, force=False)
+    text = str(err.value)
+    assert "and 5 more" in text and "a" * 200 not in text and "…" in text
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
@@ -81,12 +140,24 @@ def test_commit_over_our_prefix_swaps_and_removes_the_old_one(tmp_path: Path) ->
     prefix = tmp_path / "cv"
     with install.staging_area(prefix) as staging:
         install.commit(staged_tree(staging, prefix, "1"), prefix, force=False)
-    (prefix / "lib" / "only-in-old").write_text("")
     with install.staging_area(prefix) as staging:
         assert install.commit(staged_tree(staging, prefix, "2"), prefix, force=False) is PrefixState.OURS
     assert (prefix / "lib" / "libopencv_core.so").read_text() == "2"
-    assert not (prefix / "lib" / "only-in-old").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cv"]
+
+
+def test_a_file_added_by_hand_blocks_the_replace_and_survives_force(tmp_path: Path) -> None:
+    prefix = tmp_path / "cv"
+    with install.staging_area(prefix) as staging:
+        install.commit(staged_tree(staging, prefix, "1"), prefix, force=False)
+    (prefix / "lib" / "only-mine").write_text("mine")
+    with pytest.raises(InstallError, match=r"1 entries cvcuda-setup did not install.*lib/only-mine"):
+        install.check_prefix(prefix, force=False)
+    with install.staging_area(prefix) as staging:
+        assert install.commit(staged_tree(staging, prefix, "2"), prefix, force=True) is PrefixState.FOREIGN
+    assert (prefix / "lib" / "only-mine").read_text() == "mine"
+    assert (prefix / "lib" / "libopencv_core.so").read_text() == "2"
+    assert install.inspect_prefix(prefix)[2] == ["lib/only-mine"]
 
 
 def test_a_failed_swap_puts_the_old_install_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -120,25 +191,35 @@ def test_an_empty_prefix_dir_is_filled_and_kept(tmp_path: Path) -> None:
     assert (prefix / MANIFEST_RELPATH).is_file()
 
 
-def test_force_merges_over_a_foreign_prefix_and_removes_nothing(tmp_path: Path) -> None:
+def test_force_never_overwrites_a_foreign_file(tmp_path: Path) -> None:
     prefix = tmp_path / "cv"
     (prefix / "lib").mkdir(parents=True)
+    (prefix / "bin").mkdir()
+    (prefix / "bin" / "mytool").write_text("tool")
     (prefix / "lib" / "libmine.so").write_text("mine")
     (prefix / "lib" / "libopencv_core.so").write_text("old")
     with install.staging_area(prefix) as staging:
         root = staged_tree(staging, prefix, "new")
         with pytest.raises(InstallError, match="not empty"):
             install.commit(root, prefix, force=False)
-        assert install.commit(root, prefix, force=True) is PrefixState.FOREIGN
+        with pytest.raises(InstallError, match=r"would overwrite 1 entries .*lib/libopencv_core.so"):
+            install.commit(root, prefix, force=True)
+    assert (prefix / "lib" / "libopencv_core.so").read_text() == "old"
+    (prefix / "lib" / "libopencv_core.so").unlink()
+    with install.staging_area(prefix) as staging:
+        assert install.commit(staged_tree(staging, prefix, "new"), prefix, force=True) is PrefixState.FOREIGN
     assert (prefix / "lib" / "libmine.so").read_text() == "mine"
+    assert (prefix / "bin" / "mytool").read_text() == "tool"
     assert (prefix / "lib" / "libopencv_core.so").read_text() == "new"
+    with pytest.raises(InstallError, match="bin/mytool"):  # still not ours: the next plain build refuses
+        install.check_prefix(prefix, force=False)
 
 
 def test_merge_refuses_a_file_where_a_directory_goes(tmp_path: Path) -> None:
     prefix = tmp_path / "cv"
     prefix.mkdir()
     (prefix / "lib").write_text("a file")
-    with install.staging_area(prefix) as staging, pytest.raises(InstallError, match="in the way"):
+    with install.staging_area(prefix) as staging, pytest.raises(InstallError, match="would overwrite"):
         install.commit(staged_tree(staging, prefix, "1"), prefix, force=True)
     assert (prefix / "lib").read_text() == "a file"
 
@@ -180,4 +261,45 @@ def test_a_second_install_into_a_locked_prefix_is_refused(tmp_path: Path) -> Non
         holder.kill()
         holder.wait()
     with install.lock_prefix(prefix):  # the kernel dropped the dead holder's lock
-        assert lock.read_text().strip() == str(os.getpid())
+        assert lock.read_text().split()[0] == str(os.getpid())
+
+
+def test_files_the_plugin_adds_join_the_record_but_a_users_file_does_not(tmp_path: Path) -> None:
+    from cvcuda_setup.record import adopt_changes, scan
+
+    prefix = tmp_path / "cv"
+    with install.staging_area(prefix) as staging:
+        install.commit(staged_tree(staging, prefix, "1"), prefix, force=False)
+    (prefix / "mine.txt").write_text("user")
+    before = scan(prefix, hashes=False)
+    (prefix / "lib" / "libcvcuda_zerocopy.so").write_text("plugin")  # what the plugin step installs
+    (prefix / "mine.txt").write_text("overwritten")
+    assert adopt_changes(prefix, before) == 1
+    assert install.inspect_prefix(prefix)[2] == ["mine.txt"]
+
+
+def test_the_lock_names_the_holders_command_and_is_reentrant(tmp_path: Path) -> None:
+    prefix = tmp_path / "cv"
+    lock = tmp_path / ".cv.cvcuda-setup.lock"
+    code = (
+        "import sys, time\nfrom pathlib import Path\nfrom cvcuda_setup.install import lock_prefix\n"
+        f"with lock_prefix(Path({str(prefix)!r})):\n    print('locked', flush=True)\n    time.sleep(60)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, "build", "--prefix", "my dir"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with (
+            pytest.raises(InstallError, match=rf"pid {holder.pid}, .*its command: .*build --prefix 'my dir'"),
+            install.lock_prefix(prefix),
+        ):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with install.lock_prefix(prefix), install.lock_prefix(prefix):  # the build, then its install step
+        assert lock.read_text().split()[0] == str(os.getpid())
