@@ -217,7 +217,13 @@ def build(
             raise UsageError(f"--patch {str(p)!r} does not exist")
     recipe = load_recipe(recipe_name)
     cache = (cache_dir or default_cache_dir()).expanduser().resolve()
-    spec = spec_from_cli(source, opencv_version or recipe.opencv_version, sha256, source_base_url)
+    spec = spec_from_cli(
+        source,
+        opencv_version or recipe.opencv_version,
+        sha256,
+        source_base_url,
+        version_given=opencv_version is not None,
+    )
 
     if bundle is not None:
         _write_bundle(recipe, spec, cache, bundle)
