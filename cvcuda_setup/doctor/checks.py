@@ -137,6 +137,8 @@ class Facts:
     #: The interpreter its Python module is built for (None: the module is skipped or the probe failed).
     plugin_python: TargetPython | None = None
     plugin_python_error: str | None = None
+    #: Why the plugin's C++ side finds no CUDA runtime headers (None: found, or not checked).
+    plugin_cuda_error: str | None = None
 
 
 def _gib(n: int | float) -> str:
@@ -1032,6 +1034,21 @@ def check_plugin(f: Facts) -> list[Finding]:
     if not f.plugin:
         return []
     skip = "or pass --no-plugin-python (build) / --no-python (plugin) to skip the module"
+    head: list[Finding] = []
+    if f.plugin_cuda_error is not None:
+        head.append(
+            Finding(
+                "error",
+                "plugin",
+                f"the zero-copy plugin cannot compile: {f.plugin_cuda_error}",
+                "install the CUDA toolkit or set CUDA_HOME, or pass --no-plugin",
+                code="plugin.cuda-runtime",
+            )
+        )
+    return head + _check_plugin_python(f, skip)
+
+
+def _check_plugin_python(f: Facts, skip: str) -> list[Finding]:
     if f.plugin_python is None:
         if f.plugin_python_error is None:
             return []

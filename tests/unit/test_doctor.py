@@ -715,3 +715,14 @@ def test_cli_measures_disk_where_build_writes_not_in_the_current_folder(
     assert doc["inputs"]["prefix"] == str(tmp_path / "prefix")
     measured = json.dumps([f for f in doc["findings"] if f["code"].startswith("host.disk")])
     assert str(tmp_path / "cache" / "build") in measured and str(tmp_path / "prefix") in measured
+
+
+def test_the_plugin_needs_cuda_runtime_headers_even_for_a_cpu_recipe(host: Host) -> None:
+    host.gpus([])
+    from cvcuda_setup.recipes import load_recipe
+
+    cpu = load_recipe("cpu-test")
+    assert "plugin.cuda-runtime" not in codes(host.run(cpu, arch="9.0", plugin=False))
+    missing = only(host.run(cpu, arch="9.0", plugin=True, plugin_python=False), "plugin.cuda-runtime")
+    assert missing.level == "error" and "cuda_runtime.h" in missing.message
+    assert missing.fix is not None and "--no-plugin" in missing.fix
