@@ -95,6 +95,9 @@ class StepResult:
     stderr: str | None = None
     outputs: list[str] = field(default_factory=list)
     note: str = ""
+    #: Why a failed step failed, one line each: doctor's error findings with their fixes, else the
+    #: step's ``error:`` lines.
+    problems: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +110,7 @@ class StepResult:
             "stderr": self.stderr,
             "outputs": self.outputs,
             "note": self.note,
+            "problems": self.problems,
         }
 
 
@@ -478,7 +482,11 @@ def _run_step(step: Step, o: CiOptions, env: Mapping[str, str], log: Log) -> Ste
         else:
             (report / step.stdout_to).write_text(text, encoding="utf-8")
             res.outputs.append(step.stdout_to)
+            if step.name == "doctor" and res.status == "failed":
+                res.problems = _doctor_errors(text)
     res.outputs += [name for name in step.outputs if (report / name).exists()]
+    if res.status == "failed" and not res.problems:
+        res.problems = _error_lines(report / err_rel)
     if step.name == "doctor" and code == 1 and res.status == "passed":
         res.note = "warnings only (see doctor.json)"
     log(f"ci: {step.name}: {res.status} (exit {res.exit_code}, {res.duration_s:.1f} s)")
@@ -528,6 +536,30 @@ def _sccache_report(server: Any, before: Any, report: Path, log: Log) -> dict[st
     return data
 
 
+def _doctor_errors(text: str) -> list[str]:
+    """doctor --json's error findings as ``message (fix: ...)`` lines."""
+    try:
+        findings = json.loads(text).get("findings", [])
+    except (ValueError, AttributeError):
+        return []
+    lines = []
+    for f in findings:
+        if isinstance(f, dict) and f.get("level") == "error":
+            fix = f" (fix: {f['fix']})" if f.get("fix") else ""
+            lines.append(f"{f.get('message', '?')}{fix}")
+    return lines
+
+
+def _error_lines(stderr_log: Path, limit: int = 5) -> list[str]:
+    """The last ``error:`` lines a failed step wrote to stderr."""
+    try:
+        text = stderr_log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    found = [line.strip() for line in text.splitlines() if line.strip().startswith("error:")]
+    return [line.removeprefix("error:").strip() for line in found[-limit:]]
+
+
 def summary_lines(result: CiResult) -> list[str]:
     """Plain lines for the end of the run: one per step, then the verdict."""
     lines = []
@@ -541,4 +573,5 @@ def summary_lines(result: CiResult) -> list[str]:
         lines.append(f"ci passed in {result.duration_s:.1f} s; report: {report}")
     else:
         lines.append(f"ci failed at {failed.name} (exit {result.exit_code}); report: {report}")
+        lines += [f"  {failed.name}: {problem}" for problem in failed.problems]
     return lines

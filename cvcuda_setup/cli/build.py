@@ -222,7 +222,13 @@ def build(
     from cvcuda_setup.sources.cache import check_cache_dir
 
     check_cache_dir(cache)
-    spec = spec_from_cli(source, opencv_version or recipe.opencv_version, sha256, source_base_url)
+    spec = spec_from_cli(
+        source,
+        opencv_version or recipe.opencv_version,
+        sha256,
+        source_base_url,
+        version_given=opencv_version is not None,
+    )
 
     if bundle is not None:
         _write_bundle(recipe, spec, cache, bundle, define)

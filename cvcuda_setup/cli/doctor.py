@@ -56,12 +56,13 @@ def doctor(
         Path | None, typer.Option("--contrib", help="opencv_contrib tree (default: next to --source).")
     ] = None,
     prefix: Annotated[
-        Path | None, typer.Option("--prefix", "-p", help="Install prefix (checked for free disk).")
+        Path | None,
+        typer.Option("--prefix", "-p", help="Install prefix, checked for free disk [$CVCUDA_SETUP_PREFIX]."),
     ] = None,
     build_dir: Annotated[
         Path | None,
         typer.Option(
-            "--build-dir", help="Build directory (checked for free disk; default: the current directory)."
+            "--build-dir", help="Build directory, checked for free disk [the cache's build/, as for build]."
         ),
     ] = None,
     json_out: Annotated[
@@ -84,6 +85,12 @@ def doctor(
         raise UsageError(f"--source {str(source)!r} is not a directory", hint="give the opencv source tree")
     if contrib is not None and not (contrib / "modules").is_dir():
         raise UsageError(f"--contrib {str(contrib)!r} is not an opencv_contrib tree (no modules/)")
+    from cvcuda_setup.envvars import default_prefix
+    from cvcuda_setup.sources import default_cache_dir
+
+    # free disk is measured where build will write: its default build directory and prefix
+    prefix = prefix if prefix is not None else default_prefix()
+    build_dir = build_dir if build_dir is not None else default_cache_dir().expanduser() / "build"
     findings = run_doctor(
         loaded,
         arch,

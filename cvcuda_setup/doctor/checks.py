@@ -140,6 +140,8 @@ class Facts:
     #: The recipe builds cudacodec; where the Video Codec SDK headers are (doctor/codec.py).
     cudacodec: bool = False
     codec_headers: Mapping[str, Path | None] = field(default_factory=dict)
+    #: Why the plugin's C++ side finds no CUDA runtime headers (None: found, or not checked).
+    plugin_cuda_error: str | None = None
 
 
 def _gib(n: int | float) -> str:
@@ -1035,6 +1037,21 @@ def check_plugin(f: Facts) -> list[Finding]:
     if not f.plugin:
         return []
     skip = "or pass --no-plugin-python (build) / --no-python (plugin) to skip the module"
+    head: list[Finding] = []
+    if f.plugin_cuda_error is not None:
+        head.append(
+            Finding(
+                "error",
+                "plugin",
+                f"the zero-copy plugin cannot compile: {f.plugin_cuda_error}",
+                "install the CUDA toolkit or set CUDA_HOME, or pass --no-plugin",
+                code="plugin.cuda-runtime",
+            )
+        )
+    return head + _check_plugin_python(f, skip)
+
+
+def _check_plugin_python(f: Facts, skip: str) -> list[Finding]:
     if f.plugin_python is None:
         if f.plugin_python_error is None:
             return []

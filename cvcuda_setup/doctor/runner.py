@@ -108,6 +108,14 @@ def gather(
         shadowing = None if found is None else tuple(found)
 
     target_python = target_error = None
+    plugin_cuda_error = None
+    if plugin:
+        from cvcuda_setup.native import find_cuda_runtime
+
+        try:  # the plugin's C++ side includes cuda_runtime.h, also for a CPU-only OpenCV
+            find_cuda_runtime(env)
+        except CvCudaSetupError as exc:
+            plugin_cuda_error = str(exc)
     if plugin and plugin_python:
         from cvcuda_setup.native import probe_target_python
 
@@ -153,6 +161,7 @@ def gather(
         plugin_python_error=target_error,
         cudacodec=codec.builds_cudacodec(recipe) and needs.cuda,
         codec_headers=codec.find_codec_headers(nvcc.root if nvcc is not None else None),
+        plugin_cuda_error=plugin_cuda_error,
     )
     return facts
 

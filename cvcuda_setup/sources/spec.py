@@ -48,12 +48,18 @@ def _sha(sha256: str | None) -> str | None:
 
 
 def spec_from_cli(
-    source: str | None, opencv_version: str, sha256: str | None = None, base_url: str | None = None
+    source: str | None,
+    opencv_version: str,
+    sha256: str | None = None,
+    base_url: str | None = None,
+    *,
+    version_given: bool = False,
 ) -> SourceSpec:
     """Parse ``--source`` (with ``--opencv-version``, ``--sha256``, ``--source-base-url``) into a SourceSpec.
 
     Reads nothing from the network; a bundle's ``bundle.json`` and a local tree's version header are read so
-    the spec carries the version really there.
+    the spec carries the version really there. ``version_given``: ``opencv_version`` is the user's
+    ``--opencv-version`` (not the recipe's default), so a directory or bundle of another version is refused.
     """
     text = (source or "sdist").strip()
     ref = opencv_version.strip()
@@ -96,7 +102,10 @@ def spec_from_cli(
         opencv, _ = locate(root)  # raises a SourceError naming the accepted layouts
         if sha:
             raise SourceError("--sha256 does not apply to a local directory", hint="drop --sha256")
-        return SourceSpec("local", str(root), detect_version(opencv) or version, None, base_url)
+        found = detect_version(opencv)
+        if version_given and found and found != version:
+            _refuse_other_version(text, found, version)
+        return SourceSpec("local", str(root), found or version, None, base_url)
     if path.is_file():
         if not is_archive_name(path.name):
             raise SourceError(
@@ -106,8 +115,17 @@ def spec_from_cli(
         resolved = path.resolve()
         info = read_bundle_info(resolved)
         if info is not None:
+            if version_given and str(info["opencv_version"]) != version:
+                _refuse_other_version(text, str(info["opencv_version"]), version)
             return SourceSpec("bundle", str(resolved), str(info["opencv_version"]), sha, base_url)
         return SourceSpec("tarball", str(resolved), version, sha, base_url)
     if is_archive_name(path.name) or "/" in text or text.startswith("~"):
         raise SourceError(f"--source {text!r}: no such file or directory", hint="check the path")
     raise SourceError(f"--source {text!r} is not a source I know", hint="use " + "; ".join(ACCEPTED_FORMS))
+
+
+def _refuse_other_version(source: str, found: str, asked: str) -> None:
+    raise SourceError(
+        f"--source {source} holds OpenCV {found}, but --opencv-version {asked} was given",
+        hint=f"drop --opencv-version, or give a source of OpenCV {asked}",
+    )

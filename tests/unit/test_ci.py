@@ -35,11 +35,14 @@ cmd = args[0]
 step = "plan" if cmd == "build" and "--dry-run" in args else cmd
 code = conf.get("codes", {}).get(step, 0)
 print(f"{step} says hello on stderr", file=sys.stderr)
+if conf.get("error_line", {}).get(step):
+    print("error: " + conf["error_line"][step], file=sys.stderr)
 print("SCCACHE_SERVER_PORT=" + os.environ.get("SCCACHE_SERVER_PORT", ""), file=sys.stderr)
 build_dir = opt("--build-dir", os.environ.get("FAKE_DEFAULT_BUILD_DIR"))
 if step == "doctor":
     if step not in conf.get("no_json", []):
-        print(json.dumps({"schema": "cvcuda-setup.doctor/1", "exit_code": code, "findings": []}))
+        print(json.dumps({"schema": "cvcuda-setup.doctor/1", "exit_code": code,
+                          "findings": conf.get("findings", [])}))
 elif step == "plan":
     print("not json" if step in conf.get("no_json", []) else json.dumps({"build_dir": build_dir, "jobs": 2}))
 elif step == "build":
@@ -347,3 +350,24 @@ def test_every_planned_command_parses_in_the_real_cli(tmp_path: Path) -> None:
         checked.append(step.name)
     assert {"doctor", "plan", "build", "verify"} <= set(checked)
     assert ("plugin" in checked) == (plugin is not None)
+
+
+def test_a_failed_step_says_why_doctors_errors_with_their_fixes(
+    fake: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    findings = [
+        {"level": "ok", "code": "host.cmake", "message": "cmake 4.1", "fix": None},
+        {"level": "error", "code": "toolkit.nvcc", "message": "no nvcc found", "fix": "install the toolkit"},
+        {"level": "warn", "code": "host.disk", "message": "little disk", "fix": "free some"},
+    ]
+    _set(monkeypatch, codes={"doctor": 2}, findings=findings)
+    result = ci.run_ci(_options(fake), log=lambda _: None)
+    lines = ci.summary_lines(result)
+    failed = lines.index(next(line for line in lines if line.startswith("ci failed at doctor")))
+    assert lines[failed + 1 :] == ["  doctor: no nvcc found (fix: install the toolkit)"]
+    summary = json.loads((fake["tmp"] / "report" / "summary.json").read_text())
+    assert summary["steps"][0]["problems"] == ["no nvcc found (fix: install the toolkit)"]
+
+    _set(monkeypatch, codes={"build": 2}, error_line={"build": "the prefix is locked (wait)"})
+    result = ci.run_ci(_options(fake), log=lambda _: None)
+    assert ci.summary_lines(result)[-1] == "  build: the prefix is locked (wait)"

@@ -702,3 +702,27 @@ def test_the_plugin_module_needs_scikit_build_core_and_doctor_says_so_with_the_f
     assert "--no-plugin-python" in missing.fix
     assert only(findings, "plugin.pip").level == "ok"
     assert "plugin.scikit-build-core" not in codes(host.run(arch="9.0", plugin=True, plugin_python=False))
+
+
+def test_cli_measures_disk_where_build_writes_not_in_the_current_folder(
+    host: Host, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CVCUDA_SETUP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CVCUDA_SETUP_PREFIX", str(tmp_path / "prefix"))
+    result = CliRunner().invoke(app, ["doctor", "--arch", "9.0", "--json"])
+    doc = json.loads(result.stdout)
+    assert doc["inputs"]["build_dir"] == str(tmp_path / "cache" / "build")
+    assert doc["inputs"]["prefix"] == str(tmp_path / "prefix")
+    measured = json.dumps([f for f in doc["findings"] if f["code"].startswith("host.disk")])
+    assert str(tmp_path / "cache" / "build") in measured and str(tmp_path / "prefix") in measured
+
+
+def test_the_plugin_needs_cuda_runtime_headers_even_for_a_cpu_recipe(host: Host) -> None:
+    host.gpus([])
+    from cvcuda_setup.recipes import load_recipe
+
+    cpu = load_recipe("cpu-test")
+    assert "plugin.cuda-runtime" not in codes(host.run(cpu, arch="9.0", plugin=False))
+    missing = only(host.run(cpu, arch="9.0", plugin=True, plugin_python=False), "plugin.cuda-runtime")
+    assert missing.level == "error" and "cuda_runtime.h" in missing.message
+    assert missing.fix is not None and "--no-plugin" in missing.fix

@@ -181,3 +181,17 @@ def test_spec_parsing_leaves_local_sources_untouched(tmp_path: Path) -> None:
     before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
     spec_from_cli(str(tmp_path), "5.1.0")
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
+
+
+def test_an_opencv_version_given_for_a_bundle_or_tree_of_another_version_is_refused(tmp_path: Path) -> None:
+    fake_opencv(tmp_path / "src", (5, 0, 2))
+    tree = fetch(spec_from_cli(str(tmp_path / "src"), "5.1.0"), tmp_path / "cache")
+    bundle = make_bundle(tree, ["core"], [], tmp_path / "b.tar.xz")
+    for source in (str(bundle), str(tmp_path / "src")):
+        with pytest.raises(SourceError) as exc:
+            spec_from_cli(source, "4.12.0", version_given=True)
+        assert "OpenCV 5.0.2" in str(exc.value) and "--opencv-version 4.12.0" in str(exc.value)
+        assert exc.value.return_code == 2
+        # the same version, or none given (the recipe's default): accepted, the source's version wins
+        assert spec_from_cli(source, "5.0.2", version_given=True).opencv_version == "5.0.2"
+        assert spec_from_cli(source, "4.12.0").opencv_version == "5.0.2"
