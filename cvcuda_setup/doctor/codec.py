@@ -54,7 +54,7 @@ def check_codec(builds: bool, cuda_root: Path | None, headers: Mapping[str, Path
                 "cuda-libs",
                 "Video Codec SDK headers found: cudacodec gets hardware decoding and encoding",
                 data={k: str(v) for k, v in headers.items()},
-                code="codec.headers",
+                code="cuda-libs.video-codec",
             )
         ]
     include = cuda_root / "include"
@@ -74,6 +74,6 @@ def check_codec(builds: bool, cuda_root: Path | None, headers: Mapping[str, Path
                 "a rename); or -D WITH_NVCUVID=OFF -D WITH_NVCUVENC=OFF to silence this"
             ),
             data={"missing": missing, "include_dir": str(include)},
-            code="codec.missing-headers",
+            code="cuda-libs.video-codec",
         )
     ]

@@ -18,7 +18,8 @@ from cvcuda_setup.sources.sdist import PROJECT, index_url
 
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?$")
 #: A git ref ``--source git`` accepts besides a release tag: a branch (``4.x``, ``5.x``) or a commit.
-_GIT_REF = re.compile(r"^(?:\d+\.x|[0-9a-f]{7,40}|[A-Za-z0-9][A-Za-z0-9._/-]{0,99})$")
+#: (no "/": the ref names the cache tree ``git-<ref>``).
+_GIT_REF = re.compile(r"^(?:\d+\.x|[0-9a-f]{7,40}|[A-Za-z0-9][A-Za-z0-9._-]{0,99})$")
 
 ACCEPTED_FORMS = (
     "'sdist' (default: the opencv-contrib-python sdist from the package index)",

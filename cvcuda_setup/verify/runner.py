@@ -22,6 +22,7 @@ from cvcuda_setup.errors import UsageError
 from cvcuda_setup.probe.python import probe_python
 from cvcuda_setup.verify import (
     check_arch,
+    check_consumer,
     check_cv2,
     check_device,
     check_gpu,
@@ -116,6 +117,14 @@ def run_checks(ctx: Context, log: Log) -> tuple[list[CheckResult], Any]:
     add(_timed(check_cv2.ID, check_cv2.TITLE, None, check_cv2.run, ctx))
     inventory = gpus.discover(ctx)
     add(check_gpu.run(inventory, require_gpu=ctx.options.require_gpu))
+    add(
+        _timed(
+            check_consumer.ID,
+            check_consumer.TITLE,
+            None,
+            lambda: check_consumer.run(ctx, gpu_available=inventory.available),
+        )
+    )
     skip_reason = inventory.reason if not inventory.available else ctx.cuda_skip_reason()
     short = "no CUDA device (see the gpu check)" if not inventory.available else (skip_reason or "")
     if skip_reason:

@@ -319,6 +319,7 @@ def test_execute_configures_builds_installs_and_writes_the_manifest(
         "opencv_dir": str(tree.opencv_dir),
         "contrib_dir": None,
         "pruned": False,
+        "commits": None,
     }
     assert data["python"]["module_dir"] == str(prefix / "lib/python3.11/site-packages/cv2")
     assert data["summary"]["modules_built"] == ["core", "flann", "geometry", "imgproc", "python3"]

@@ -20,7 +20,7 @@ def test_missing_headers_give_one_warn_with_both_ways_to_get_them(tmp_path: Path
     assert headers["nvEncodeAPI.h"] == tmp_path / "include" / "nvEncodeAPI.h"
     assert headers["nvcuvid.h"] is None
     (finding,) = check_codec(True, tmp_path, headers)
-    assert finding.level == "warn" and finding.code == "codec.missing-headers"
+    assert finding.level == "warn" and finding.code == "cuda-libs.video-codec"
     assert "nvcuvid.h" in finding.message and "VideoReader" in finding.message
     assert "nvEncodeAPI.h" not in finding.data["missing"]
     assert (
