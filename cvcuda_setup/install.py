@@ -19,6 +19,7 @@ A failure before the swap leaves the previous install untouched.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -202,12 +203,55 @@ def refuse_overlap(prefix: Path, others: dict[str, Path | None]) -> None:
             )
 
 
+#: Written at the top of every staging dir: whose it is (a later run removes it once that pid is dead).
+STAGING_MARKER = ".cvcuda-setup-staging.json"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_staging(prefix: Path) -> list[Path]:
+    """Remove staging dirs next to the prefix left by a killed install: only ones holding our marker whose
+    pid is dead (run under the prefix lock). Returns what was removed."""
+    removed: list[Path] = []
+    try:
+        candidates = sorted(prefix.parent.glob(f".{prefix.name}.cvcuda-setup-staging-*"))
+    except OSError:
+        return removed
+    for path in candidates:
+        if path.is_symlink() or not path.is_dir():
+            continue
+        try:
+            info = json.loads((path / STAGING_MARKER).read_text(encoding="utf-8"))
+            pid = int(info["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not provably ours: left alone
+        if pid == os.getpid() or _pid_alive(pid):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            console.info(f"removed {path}, left by a killed install (pid {pid})")
+            removed.append(path)
+    return removed
+
+
 @contextmanager
 def staging_area(prefix: Path) -> Iterator[Path]:
     """A fresh dir next to the prefix for ``DESTDIR``; removed (it is ours) whatever happens."""
     prefix.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_staging(prefix)
     staging = Path(tempfile.mkdtemp(prefix=f".{prefix.name}.cvcuda-setup-staging-", dir=prefix.parent))
     try:
+        (staging / STAGING_MARKER).write_text(
+            json.dumps({"pid": os.getpid(), "prefix": str(prefix)}) + "\n", encoding="utf-8"
+        )
         yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -226,7 +270,8 @@ def outside_prefix(staging: Path, prefix: Path) -> list[str]:
         here = Path(root)
         dirs[:] = [d for d in dirs if here / d != inside]
         links = [d for d in dirs if (here / d).is_symlink()]
-        stray += ["/" + str((here / name).relative_to(staging)) for name in [*files, *links]]
+        names = [n for n in [*files, *links] if not (here == staging and n == STAGING_MARKER)]
+        stray += ["/" + str((here / name).relative_to(staging)) for name in names]
     return sorted(stray)
 
 

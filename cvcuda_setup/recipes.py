@@ -101,13 +101,34 @@ class _Raw:
     cmake: dict[str, CMakeValue]
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def check_plain_name(value: object, what: str) -> str:
+    """A name used as a path piece (a build dir, a cache key): a plain identifier, else RecipeError."""
+    text = str(value)
+    if not _PLAIN_NAME.fullmatch(text) or ".." in text or len(text) > 100:
+        shown = text if len(text) <= 120 else text[:59] + "…" + text[-60:]
+        raise RecipeError(
+            f"{what} {shown!r} is not a plain name",
+            hint="use letters, digits, '.', '_' and '-' (starting with a letter or digit, no '..', no '/')",
+        )
+    return text
+
+
 def _read(path: Path) -> _Raw:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise RecipeError(f"{path}: not valid TOML: {exc}", hint="fix the file's syntax") from None
     except OSError as exc:
-        raise RecipeError(f"{path}: cannot read: {exc.strerror}") from None
+        raise RecipeError(
+            f"{path}: cannot read: {exc.strerror}", hint="check the path and its permissions"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise RecipeError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})", hint="save the recipe as UTF-8"
+        ) from None
     unknown_tables = sorted(set(data) - {"recipe", "cmake"})
     if unknown_tables:
         raise RecipeError(
@@ -161,6 +182,7 @@ def _load(path: Path, chain: tuple[Path, ...]) -> Recipe:
         raise RecipeError(f"{path}: missing required key 'recipe.{missing[0]}'")
     if "name" not in raw.recipe:
         raise RecipeError(f"{path}: missing required key 'recipe.name'")
+    check_plain_name(raw.recipe["name"], f"{path}: 'recipe.name'")
     merged: dict[str, Any] = {
         "modules": [],
         "contrib": True,

@@ -136,7 +136,9 @@ def run(
     log_file: IO[str] | None = None
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
-        log_file = log.open("w", encoding="utf-8", errors="replace")
+        log_file = log.open(
+            "w", encoding="utf-8", errors="replace", buffering=1
+        )  # line by line: a kill loses nothing
         log_file.write(
             f"# {time.strftime('%Y-%m-%d %H:%M:%S')} cwd={cwd or Path.cwd()}\n# $ {shlex.join(args)}\n"
         )

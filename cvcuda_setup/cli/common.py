@@ -33,6 +33,16 @@ def guard(fn: F) -> F:
         except CvCudaSetupError as exc:
             console.error(str(exc))
             raise typer.Exit(exc.return_code) from None
+        except OSError as exc:  # an environment problem nothing above turned into a message: still one line
+            where = f" {exc.filename}" if exc.filename else ""
+            console.error(
+                f"cannot use{where}: {exc.strerror or exc} (check that the path exists, is the right kind "
+                "(file or directory) and that you may write to it)"
+            )
+            raise typer.Exit(2) from None
+        except UnicodeDecodeError as exc:
+            console.error(f"a file is not UTF-8 text ({exc.reason} at byte {exc.start}) (save it as UTF-8)")
+            raise typer.Exit(2) from None
         except KeyboardInterrupt:
             console.error("interrupted; the build directory is left as it was and can be reused")
             raise typer.Exit(130) from None

@@ -51,6 +51,12 @@ def run(ctx: Context) -> CheckResult:
         parts.append(
             failed("libraries", f"no libopencv_core.so* under {ctx.prefix}/lib: OpenCV is not installed here")
         )
+    old = m.moved_from(ctx.prefix) if m.data is not None else None
+    if old is not None:
+        warnings.append(
+            f"the prefix moved: its manifest was written for {old}, this is {ctx.prefix}; paths the manifest "
+            "names (cv2, the interpreter, RUNPATHs baked at build time) may still point at the original"
+        )
     if not ctx.tool_exists:
         warnings.append(ctx.tool_missing_reason())
     return CheckResult.from_parts(ID, TITLE, parts, warnings=warnings)

@@ -137,11 +137,23 @@ class ManifestFacts:
             return str(py["executable"])
         return None
 
+    def moved_from(self, prefix: Path) -> Path | None:
+        """The prefix the manifest was written for, when it is not ``prefix`` (a copied or moved prefix)."""
+        named = (self.data or {}).get("prefix")
+        if not isinstance(named, str) or not named:
+            return None
+        if os.path.realpath(named) == os.path.realpath(prefix):
+            return None
+        return Path(named)
+
     def python_module_dir(self, prefix: Path) -> Path | None:
         py = (self.data or {}).get("python")
         if not isinstance(py, Mapping) or not py.get("module_dir"):
             return None
         path = Path(str(py["module_dir"]))
+        old = self.moved_from(prefix)
+        if old is not None and path.is_relative_to(old):  # a moved prefix: its cv2 moved with it
+            path = prefix / path.relative_to(old)
         if not path.is_absolute():
             path = prefix / path
         return path.parent if path.name == "cv2" else path

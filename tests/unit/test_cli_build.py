@@ -214,3 +214,41 @@ def test_every_dry_run_example_of_the_help_runs_on_a_host_without_a_gpu(
         assert out.strip(), args
     code, _, err = run("build", "--recipe", "minimal", "--dry-run")  # auto without a GPU: says so
     assert code == 2 and "found no CUDA device" in err and "--arch" in err
+
+
+def test_a_cache_that_is_a_file_is_one_line_exit_2_even_in_dry_run(
+    fake_nvcc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    afile = tmp_path / "cachefile"
+    afile.write_text("")
+    monkeypatch.setenv("CVCUDA_SETUP_CACHE", str(afile))
+    code, _, err = run(
+        "build", "--recipe", "minimal", "--arch", "9.0", "--dry-run", "--prefix", str(tmp_path / "p")
+    )
+    assert code == 2 and f"the cache {afile} cannot be used" in err and "Traceback" not in err
+
+
+def test_a_foreign_or_overlapping_prefix_is_refused_in_dry_run(fake_nvcc: Path, tmp_path: Path) -> None:
+    prefix = tmp_path / "p"
+    prefix.mkdir()
+    (prefix / "notes.txt").write_text("mine")
+    code, _, err = run("build", "--recipe", "minimal", "--arch", "9.0", "--dry-run", "--prefix", str(prefix))
+    assert code == 2 and "notes.txt" in err
+    inside = tmp_path / "cache" / "build" / "x"
+    code, _, err = run("build", "--recipe", "minimal", "--arch", "9.0", "--dry-run", "--prefix", str(inside))
+    assert code == 2 and "overlaps the" in err
+
+
+@pytest.mark.parametrize("name", ["../../evil", "/abs/evil", "a/b", ".hidden"])
+def test_a_recipe_name_that_is_a_path_is_refused(fake_nvcc: Path, tmp_path: Path, name: str) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'[recipe]\nname = "{name}"\ndescription = "x"\n')
+    code, _, err = run("build", "--recipe", str(bad), "--arch", "9.0", "--dry-run")
+    assert code == 2 and "is not a plain name" in err
+
+
+def test_a_recipe_that_is_not_utf8_is_one_line_exit_2(fake_nvcc: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b'[recipe]\nname = "x\xff"\n')
+    code, _, err = run("build", "--recipe", str(bad), "--arch", "9.0", "--dry-run")
+    assert code == 2 and "not UTF-8" in err and "Traceback" not in err

@@ -303,3 +303,22 @@ def test_the_lock_names_the_holders_command_and_is_reentrant(tmp_path: Path) -> 
         holder.wait()
     with install.lock_prefix(prefix), install.lock_prefix(prefix):  # the build, then its install step
         assert lock.read_text().split()[0] == str(os.getpid())
+
+
+def test_staging_left_by_a_killed_install_is_cleaned_only_when_it_is_ours(tmp_path: Path) -> None:
+    prefix = tmp_path / "cv"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = tmp_path / ".cv.cvcuda-setup-staging-abc123"
+    (left / "big").mkdir(parents=True)
+    (left / install.STAGING_MARKER).write_text(f'{{"pid": {dead.pid}}}')
+    alive = tmp_path / ".cv.cvcuda-setup-staging-live"
+    alive.mkdir()
+    (alive / install.STAGING_MARKER).write_text(f'{{"pid": {os.getppid()}}}')
+    foreign = tmp_path / ".cv.cvcuda-setup-staging-mine"
+    foreign.mkdir()
+    (foreign / "data").write_text("no marker: not provably the tool's")
+    with install.staging_area(prefix) as staging:
+        assert (staging / install.STAGING_MARKER).is_file()
+        assert install.outside_prefix(staging, prefix) == []
+    assert not left.exists() and alive.is_dir() and (foreign / "data").is_file()

@@ -596,3 +596,14 @@ def test_analyse_wheel_reads_the_manifest_next_to_cv2(tmp_path: Path) -> None:
     (pkg / ".cvcuda-setup-manifest.json").write_text(json.dumps({**PREFIX_MANIFEST, "wheel": {}}))
     parts, _ = check_cv2.analyse_wheel(data, "py", "5.1.0", False, "cpu-test recipe", PREFIX_MANIFEST)
     assert [p.status for p in parts[:2]] == ["pass", "pass"]
+
+
+def test_a_copied_prefix_says_it_moved_and_finds_its_own_cv2(tmp_path: Path) -> None:
+    from cvcuda_setup.verify.context import ManifestFacts
+
+    old = tmp_path / "orig"
+    new = tmp_path / "copy"
+    data = {"prefix": str(old), "python": {"module_dir": str(old / "lib/python3.11/site-packages/cv2")}}
+    facts = ManifestFacts(path=new / "share/cvcuda-setup/manifest.json", data=data, error=None)
+    assert facts.moved_from(new) == old and facts.moved_from(old) is None
+    assert facts.python_module_dir(new) == new / "lib/python3.11/site-packages"
