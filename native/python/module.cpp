@@ -87,9 +87,13 @@ struct MappedBuffer {
 
 void MappedBuffer_dealloc(MappedBuffer* self) {
     if (self->block.ptr != nullptr) {
-        // release() never throws; buffers exported to numpy keep this object alive, so none is outstanding
-        cvzc::default_pool().release(self->block.ptr);
+        // release() never throws; buffers exported to numpy keep this object alive, so none is outstanding.
+        // It may call cudaFreeHost (a device synchronisation): without the GIL.
+        void* ptr = self->block.ptr;
         self->block.ptr = nullptr;
+        Py_BEGIN_ALLOW_THREADS
+        cvzc::default_pool().release(ptr);
+        Py_END_ALLOW_THREADS
     }
     Py_TYPE(self)->tp_free(reinterpret_cast<PyObject*>(self));
 }
@@ -134,12 +138,30 @@ struct Registration {
 };
 
 void Registration_close_impl(Registration* self) {
-    delete self->reg;  // unregisters; never throws
+    cvzc::HostRegistration* reg = self->reg;
     self->reg = nullptr;
-    Py_CLEAR(self->owner);
+    if (reg != nullptr) {
+        Py_BEGIN_ALLOW_THREADS
+        delete reg;  // drops the reference (the last one runs cudaHostUnregister); never throws
+        Py_END_ALLOW_THREADS
+    }
+    Py_CLEAR(self->owner);  // after unregistering: the owner holds the memory
+}
+
+// A GC type: a Registration whose owner refers back to it (owner.reg = Registration(..., owner=owner)) is a
+// cycle; the collector breaks it through tp_clear, which unregisters.
+int Registration_traverse(Registration* self, visitproc visit, void* arg) {
+    Py_VISIT(self->owner);
+    return 0;
+}
+
+int Registration_clear(Registration* self) {
+    Registration_close_impl(self);
+    return 0;
 }
 
 void Registration_dealloc(Registration* self) {
+    PyObject_GC_UnTrack(self);
     Registration_close_impl(self);
     Py_TYPE(self)->tp_free(reinterpret_cast<PyObject*>(self));
 }
@@ -162,10 +184,16 @@ int Registration_init(Registration* self, PyObject* args, PyObject* kwds) {
     }
     Registration_close_impl(self);
     cvzc::HostRegistration* reg = nullptr;
+    std::exception_ptr error;
+    Py_BEGIN_ALLOW_THREADS  // cudaHostRegister pins pages: it may take milliseconds
     try {
         reg = new cvzc::HostRegistration(ptr, static_cast<std::size_t>(nbytes), flags);
     } catch (...) {
-        raise_current();
+        error = std::current_exception();
+    }
+    Py_END_ALLOW_THREADS
+    if (error) {
+        raise_exception(error);
         return -1;
     }
     self->reg = reg;
@@ -176,12 +204,17 @@ int Registration_init(Registration* self, PyObject* args, PyObject* kwds) {
 
 PyObject* Registration_close(Registration* self, PyObject*) {
     if (self->reg != nullptr) {
+        std::exception_ptr error;
+        cvzc::HostRegistration* reg = self->reg;
+        Py_BEGIN_ALLOW_THREADS
         try {
-            self->reg->release();
+            reg->release();
         } catch (...) {
-            Registration_close_impl(self);
-            return raise_current();
+            error = std::current_exception();
         }
+        Py_END_ALLOW_THREADS
+        Registration_close_impl(self);
+        if (error) return raise_exception(error);
     }
     Registration_close_impl(self);
     Py_RETURN_NONE;
@@ -261,7 +294,9 @@ PyObject* py_alloc(PyObject*, PyObject* args, PyObject* kwds) {
     if (error) return raise_exception(error);
     auto* self = PyObject_New(MappedBuffer, &MappedBufferType);
     if (self == nullptr) {
+        Py_BEGIN_ALLOW_THREADS
         cvzc::default_pool().release(block.ptr);
+        Py_END_ALLOW_THREADS
         return nullptr;
     }
     new (&self->block) cvzc::Block(block);
@@ -295,12 +330,14 @@ PyObject* py_pointer_attributes(PyObject*, PyObject* arg) {
 
 PyObject* stats_dict(const cvzc::PoolStats& s) {
     using ull = unsigned long long;
-    return Py_BuildValue("{s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:K,s:K,s:K,s:K,s:K}",                       //
+    return Py_BuildValue("{s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:K,s:K,s:K,s:K,s:K}",               //
                          "bytes_held", static_cast<Py_ssize_t>(s.bytes_held),                      //
                          "bytes_in_use", static_cast<Py_ssize_t>(s.bytes_in_use),                  //
                          "bytes_cached", static_cast<Py_ssize_t>(s.bytes_cached),                  //
                          "blocks_in_use", static_cast<Py_ssize_t>(s.blocks_in_use),                //
                          "blocks_cached", static_cast<Py_ssize_t>(s.blocks_cached),                //
+                         "bytes_pending", static_cast<Py_ssize_t>(s.bytes_pending),                //
+                         "blocks_pending", static_cast<Py_ssize_t>(s.blocks_pending),              //
                          "peak_bytes_held", static_cast<Py_ssize_t>(s.peak_bytes_held),            //
                          "max_cached_bytes", static_cast<Py_ssize_t>(s.max_cached_bytes),          //
                          "hits", static_cast<ull>(s.hits), "misses", static_cast<ull>(s.misses),  //
@@ -329,6 +366,19 @@ PyObject* py_trim(PyObject*, PyObject* args) {
     freed = cvzc::default_pool().trim(static_cast<std::size_t>(keep));
     Py_END_ALLOW_THREADS
     return PyLong_FromSize_t(freed);
+}
+
+PyObject* py_synchronize_pending(PyObject*, PyObject*) {
+    std::exception_ptr error;
+    Py_BEGIN_ALLOW_THREADS
+    try {
+        cvzc::default_pool().synchronize_pending();
+    } catch (...) {
+        error = std::current_exception();
+    }
+    Py_END_ALLOW_THREADS
+    if (error) return raise_exception(error);
+    Py_RETURN_NONE;
 }
 
 PyObject* py_set_pool_limit(PyObject*, PyObject* arg) {
@@ -404,6 +454,8 @@ PyMethodDef module_methods[] = {
     {"pointer_attributes", py_pointer_attributes, METH_O,
      "pointer_attributes(address) -> dict(type, type_code, device, device_pointer, host_pointer)"},
     {"pool_stats", py_pool_stats, METH_NOARGS, "pool_stats() -> dict of the shared pool's counters"},
+    {"synchronize_pending", py_synchronize_pending, METH_NOARGS,
+     "synchronize_pending(): wait for the GPU work on released blocks, so they are reusable (see pool.hpp)"},
     {"trim", py_trim, METH_VARARGS, "trim(keep_bytes=0) -> int: bytes of cached pinned memory freed"},
     {"set_pool_limit", py_set_pool_limit, METH_O, "set_pool_limit(nbytes): bound on cached (idle) bytes"},
     {"setup_device", py_setup_device, METH_VARARGS, "setup_device(index=0) -> dict: one-time mapped set-up"},
@@ -433,7 +485,9 @@ PyMODINIT_FUNC PyInit__native(void) {
     RegistrationType.tp_name = "cvcuda_zerocopy._native.Registration";
     RegistrationType.tp_basicsize = sizeof(Registration);
     RegistrationType.tp_dealloc = reinterpret_cast<destructor>(Registration_dealloc);
-    RegistrationType.tp_flags = Py_TPFLAGS_DEFAULT;
+    RegistrationType.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
+    RegistrationType.tp_traverse = reinterpret_cast<traverseproc>(Registration_traverse);
+    RegistrationType.tp_clear = reinterpret_cast<inquiry>(Registration_clear);
     RegistrationType.tp_doc =
         "Registration(address, nbytes, flags=MAPPED, owner=None): cudaHostRegister a range; close() undoes it.";
     RegistrationType.tp_methods = Registration_methods;

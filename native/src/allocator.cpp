@@ -12,6 +12,10 @@
 
 namespace cvcuda_zerocopy {
 
+#ifdef CV_AUTOSTEP
+static_assert(kAutoStep == CV_AUTOSTEP, "kAutoStep must equal OpenCV's CV_AUTOSTEP");
+#endif
+
 namespace detail {
 
 void check_row_alignment(std::size_t alignment) {
@@ -38,7 +42,7 @@ std::size_t compute_layout(int dims, const int* sizes, int type, const void* dat
             total = (total + row_alignment - 1) & ~(row_alignment - 1);
         }
         if (step != nullptr) {
-            if (data != nullptr && step[i] != CV_AUTOSTEP) {
+            if (data != nullptr && step[i] != kAutoStep) {
                 if (step[i] < total) {
                     CV_Error(cv::Error::StsBadArg,
                              cv::format("step[%d] = %zu bytes is smaller than one entry of dimension %d needs "
@@ -61,10 +65,11 @@ std::size_t compute_layout(int dims, const int* sizes, int type, const void* dat
 
 }  // namespace detail
 
-MappedAllocator::MappedAllocator(unsigned flags, bool pooled, HostPool* pool, std::size_t row_alignment)
+MappedAllocator::MappedAllocator(unsigned flags, bool pooled, std::shared_ptr<HostPool> pool,
+                                 std::size_t row_alignment)
     : flags_(flags | kMapped),
       pooled_(pooled),
-      pool_(pool != nullptr ? pool : &default_pool()),
+      pool_(pool != nullptr ? std::move(pool) : default_pool_ptr()),
       row_alignment_(row_alignment) {
     if ((flags & ~kAllHostFlags) != 0) {
         CV_Error(cv::Error::StsBadFlag,
@@ -75,8 +80,16 @@ MappedAllocator::MappedAllocator(unsigned flags, bool pooled, HostPool* pool, st
 
 std::size_t MappedAllocator::effective_row_alignment() const {
     if (row_alignment_ != kDeviceRowAlignment) return row_alignment_;
-    const std::size_t device_alignment = setup_device(ensure_device()).texture_pitch_alignment;
-    return device_alignment > 0 ? device_alignment : kTightRows;
+    const int device = ensure_device();
+    const bool cacheable = device >= 0 && device < kMaxCachedDevices;
+    if (cacheable) {
+        const std::size_t known = alignment_cache_[static_cast<std::size_t>(device)].load(std::memory_order_acquire);
+        if (known != 0) return known;
+    }
+    const std::size_t device_alignment = setup_device(device).texture_pitch_alignment;
+    const std::size_t alignment = device_alignment > 0 ? device_alignment : kTightRows;
+    if (cacheable) alignment_cache_[static_cast<std::size_t>(device)].store(alignment, std::memory_order_release);
+    return alignment;
 }
 
 cv::UMatData* MappedAllocator::allocate(int dims, const int* sizes, int type, void* data, size_t* step,
@@ -101,6 +114,7 @@ cv::UMatData* MappedAllocator::allocate(int dims, const int* sizes, int type, vo
     u->data = u->origdata = static_cast<uchar*>(block.ptr);
     u->size = total;
     u->handle = block.device_ptr;  // the device alias of origdata, on the device current at allocation
+    u->allocatorFlags_ = ensure_device() + 1;  // that device, plus one (0: no alias recorded)
     return u;
 }
 

@@ -46,6 +46,9 @@ void* alias_from_attributes(const void* host) {
 struct ViewRef {
     int refcount;
     cv::Mat* owner;
+    /// The stream the view's work runs on (gpu_view(m, stream)): its use is recorded there when the view ends.
+    cudaStream_t stream;
+    bool has_stream;
 };
 static_assert(std::is_standard_layout<ViewRef>::value, "ViewRef must be standard layout");
 static_assert(offsetof(ViewRef, refcount) == 0, "refcount must be ViewRef's first member");
@@ -59,6 +62,14 @@ public:
     void free(cv::cuda::GpuMat* mat) override {
         auto* ref = reinterpret_cast<ViewRef*>(mat->refcount);
         if (ref == nullptr) return;
+        if (ref->has_stream) {
+            try {
+                record_use(*ref->owner, ref->stream);
+            } catch (...) {
+                // cannot track the use: wait for the stream instead, so the block is never reused early
+                CVZC_CUDA_CHECK_NOTHROW(cudaStreamSynchronize(ref->stream));
+            }
+        }
         delete ref->owner;  // may return the block to the pool (MappedAllocator::deallocate never throws)
         delete ref;
     }
@@ -91,6 +102,11 @@ void* device_pointer(const cv::Mat& m) {
     if (m.empty() || m.data == nullptr) CV_Error(cv::Error::StsBadArg, "device_pointer: empty Mat");
     ensure_device();
     if (allocated_by_plugin(m)) {
+        // Fast path: the alias recorded at allocation, valid on the device current then; no pool lock.
+        if (m.u->handle != nullptr && m.u->allocatorFlags_ == ensure_device() + 1) {
+            const std::ptrdiff_t offset = m.data - m.u->origdata;
+            return static_cast<char*>(m.u->handle) + offset;
+        }
         const auto* allocator = static_cast<const MappedAllocator*>(m.u->currAllocator);
         Block block;
         if (allocator->pool().find(m.data, &block)) return alias_in_block(block, m.data);
@@ -119,7 +135,18 @@ cv::cuda::GpuMat gpu_header(const cv::Mat& m) {
     return cv::cuda::GpuMat(rows, cols, m.type(), alias, step);
 }
 
-cv::cuda::GpuMat gpu_view(const cv::Mat& m) {
+void record_use(const cv::Mat& m, cudaStream_t stream) {
+    if (!allocated_by_plugin(m)) return;  // user data, registered or foreign memory: not the pool's to reuse
+    const auto* allocator = static_cast<const MappedAllocator*>(m.u->currAllocator);
+    if (!allocator->pooled()) return;  // freed with cudaFreeHost, which synchronises
+    allocator->pool().record_use(m.u->origdata, stream);
+}
+
+cv::cuda::GpuMat gpu_view(const cv::Mat& m, cudaStream_t stream) { return detail::make_view(m, stream, true); }
+
+cv::cuda::GpuMat gpu_view(const cv::Mat& m) { return detail::make_view(m, nullptr, false); }
+
+cv::cuda::GpuMat detail::make_view(const cv::Mat& m, cudaStream_t stream, bool has_stream) {
     if (!opencv_has_cuda()) {
         CV_Error(cv::Error::StsNotImplemented,
                  "gpu_view: this OpenCV was built without CUDA, so its GpuMat cannot own a view; use gpu_header() "
@@ -129,7 +156,7 @@ cv::cuda::GpuMat gpu_view(const cv::Mat& m) {
     auto* owner = new cv::Mat(m);
     ViewRef* ref = nullptr;
     try {
-        ref = new ViewRef{1, owner};
+        ref = new ViewRef{1, owner, stream, has_stream};
     } catch (...) {
         delete owner;
         throw;

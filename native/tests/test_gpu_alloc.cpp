@@ -4,6 +4,8 @@
 
 #include <opencv2/core.hpp>
 
+#include <memory>
+
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -32,11 +34,12 @@ const std::vector<Case> kCases = {
 TEST_CASE(every_case_allocated_for_real) {
     const cvzc::DeviceSetup& setup = require_gpu();
     REQUIRE(setup.texture_pitch_alignment > 0);
-    cvzc::HostPool pool;
+    const auto pool_ptr = std::make_shared<cvzc::HostPool>();  // allocators share it
+    cvzc::HostPool& pool = *pool_ptr;
     // tight rows: every Mat continuous, steps exactly OpenCV's; device rows: step[dims-2] padded to the
     // device's texturePitchAlignment, continuous only where the row already was a multiple
     for (const std::size_t row_alignment : {cvzc::kTightRows, cvzc::kDeviceRowAlignment}) {
-        cvzc::MappedAllocator alloc(cvzc::kMapped, true, &pool, row_alignment);
+        cvzc::MappedAllocator alloc(cvzc::kMapped, true, pool_ptr, row_alignment);
         const std::size_t align = alloc.effective_row_alignment();
         CHECK_EQ(align, row_alignment == cvzc::kTightRows ? std::size_t(1) : setup.texture_pitch_alignment);
         cvzc::DefaultAllocatorGuard guard(&alloc);
@@ -172,7 +175,9 @@ TEST_CASE(pool_reuses_bounds_and_trims) {
     CHECK(pool.find(static_cast<char*>(a.ptr) + 12345, &found));
     CHECK(found.ptr == a.ptr);
     pool.release(a.ptr);
+    pool.synchronize_pending();  // the release's event (legacy stream, no work queued) completes at once
     cvzc::PoolStats s = pool.stats();
+    CHECK_EQ(s.bytes_pending, size_t(0));
     CHECK_EQ(s.bytes_cached, a.capacity);
     CHECK_EQ(s.bytes_in_use, size_t(0));
     const cvzc::Block b = pool.allocate(1920 * 1080 - 100, cvzc::kMapped);  // same class: a hit
@@ -182,6 +187,7 @@ TEST_CASE(pool_reuses_bounds_and_trims) {
     CHECK(wc.ptr != a.ptr);
     pool.release(b.ptr);
     pool.release(wc.ptr);
+    pool.synchronize_pending();
     CHECK_EQ(pool.stats().bytes_cached, size_t(4u << 20));
     // beyond the bound: a 16 MiB block is freed at once instead of cached
     const cvzc::Block big = pool.allocate(16u << 20, cvzc::kMapped);

@@ -41,7 +41,7 @@ cv::Mat portable_mat(int device, int rows, int cols) {
 }
 
 /// A header over ``m``'s device alias as the current device's context sees it.
-cv::cuda::GpuMat alias_on_current_device(const cv::Mat& m) {
+[[maybe_unused]] cv::cuda::GpuMat alias_on_current_device(const cv::Mat& m) {
     void* alias = nullptr;
     REQUIRE(cudaHostGetDevicePointer(&alias, m.data, 0) == cudaSuccess);
     REQUIRE(alias != nullptr);

@@ -3,6 +3,8 @@
 #include <opencv2/core.hpp>
 
 #include <atomic>
+#include <cstdint>
+#include <memory>
 #include <cstdio>
 #include <thread>
 #include <vector>
@@ -69,9 +71,12 @@ TEST_CASE(overlapping_and_bad_registrations_are_refused) {
     std::vector<unsigned char> buffer(1 << 20);
     cvzc::HostRegistration first(buffer.data(), buffer.size());
     CHECK(first.registered());
-    // the same range again is already mapped: nothing to do, and nothing to undo at the end
+    // a range inside it shares the registration: a reference, not a second cudaHostRegister
     cvzc::HostRegistration same(buffer.data(), 4096);
     CHECK(!same.registered());
+    CHECK(same.holds_registration());
+    CHECK_EQ(first.references(), size_t(2));
+    CHECK(same.device_base() == first.device_base());
     std::vector<unsigned char> other(1 << 16);
     CHECK_THROWS(cvzc::HostRegistration(other.data(), other.size(), cvzc::kWriteCombined), cv::Exception, "flags");
     cvzc::HostRegistration portable(other.data(), other.size(), cvzc::kMapped | cvzc::kPortable);
@@ -79,6 +84,84 @@ TEST_CASE(overlapping_and_bad_registrations_are_refused) {
     unsigned flags = 0;
     CHECK_EQ(cudaHostGetFlags(&flags, other.data()), cudaSuccess);
     CHECK((flags & cudaHostRegisterMapped) != 0);
+}
+
+namespace {
+
+/// A page-aligned pageable buffer of ``pages`` pages (std::vector gives no alignment promise).
+struct PageBuffer {
+    std::vector<unsigned char> storage;
+    unsigned char* base;
+    explicit PageBuffer(std::size_t pages) : storage((pages + 1) * 4096, 0) {
+        const auto address = reinterpret_cast<std::uintptr_t>(storage.data());
+        base = storage.data() + ((4096 - address % 4096) % 4096);
+    }
+    unsigned char* page(std::size_t i) { return base + i * 4096; }
+};
+
+}  // namespace
+
+TEST_CASE(a_partial_overlap_is_refused_and_the_rest_never_left_unpinned) {
+    require_gpu();
+    PageBuffer buffer(64);
+    cvzc::HostRegistration first(buffer.page(0), 32 * 4096);
+    CHECK(first.registered());
+    // runs past the first registration: before the registry, the first byte looked "already mapped" and the
+    // guard did nothing, leaving pages 32..47 unpinned
+    CHECK_THROWS(cvzc::HostRegistration(buffer.page(16), 32 * 4096), cv::Exception, "partly overlaps");
+    CHECK(!raw_is_mapped(buffer.page(40)));  // nothing half registered
+    // out of order: a small range first, then one that contains it and more
+    cvzc::HostRegistration small(buffer.page(40), 4 * 4096);
+    CHECK(small.registered());
+    CHECK_THROWS(cvzc::HostRegistration(buffer.page(36), 16 * 4096), cv::Exception, "partly overlaps");
+    // a neighbour on the same page as the end of ``first`` (bytes, not pages, apart) shares it
+    cvzc::HostRegistration neighbour(buffer.page(31) + 100, 200);
+    CHECK(neighbour.holds_registration());
+    CHECK(!neighbour.registered());
+    CHECK_EQ(first.references(), size_t(2));
+}
+
+TEST_CASE(shared_registrations_stay_pinned_until_the_last_guard_ends_in_any_order) {
+    require_gpu();
+    PageBuffer buffer(16);
+    auto outer = std::make_unique<cvzc::HostRegistration>(buffer.page(0), 16 * 4096);
+    cvzc::HostRegistration inner(buffer.page(4), 4096);
+    CHECK(inner.holds_registration());
+    void* alias = inner.device_base();
+    CHECK(alias != nullptr);
+    outer.reset();  // the registering guard ends first (Python GC order, a move)
+    CHECK(raw_is_mapped(buffer.page(4)));  // still pinned: the inner guard owns a reference
+    CHECK(raw_is_mapped(buffer.page(0)));
+    CHECK_EQ(inner.references(), size_t(1));
+    void* now = nullptr;
+    CHECK(raw_is_mapped(buffer.page(4), &now));
+    CHECK(now == alias);
+    if (cvzc::opencv_has_cuda()) {  // the GPU still reads it through the alias
+        buffer.page(4)[0] = 42;
+        unsigned char back = 0;
+        CHECK_EQ(cudaMemcpy(&back, alias, 1, cudaMemcpyDefault), cudaSuccess);
+        CHECK_EQ(int(back), 42);
+    }
+    inner.release();
+    CHECK(!raw_is_mapped(buffer.page(4)));
+    // and the same range registers again afterwards
+    cvzc::HostRegistration again(buffer.page(0), 16 * 4096);
+    CHECK(again.registered());
+}
+
+TEST_CASE(foreign_registrations_are_checked_page_by_page) {
+    require_gpu();
+    PageBuffer buffer(16);
+    REQUIRE(cudaHostRegister(buffer.page(0), 8 * 4096, cudaHostRegisterMapped) == cudaSuccess);
+    {
+        cvzc::HostRegistration inside(buffer.page(2), 4 * 4096);  // wholly pinned by someone else: nothing to do
+        CHECK(!inside.registered());
+        CHECK(!inside.holds_registration());
+        CHECK(inside.device_base() != nullptr);
+        CHECK_THROWS(cvzc::HostRegistration(buffer.page(4), 8 * 4096), cv::Exception, "already pinned");
+        CHECK(!raw_is_mapped(buffer.page(10)));
+    }
+    CHECK_EQ(cudaHostUnregister(buffer.page(0)), cudaSuccess);
 }
 
 TEST_CASE(setup_from_many_threads_is_done_once) {

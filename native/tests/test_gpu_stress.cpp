@@ -3,6 +3,8 @@
 // grow what the pool holds. Skips (77) without a device.
 #include <opencv2/core.hpp>
 
+#include <memory>
+
 #include <algorithm>
 #include <atomic>
 #include <deque>
@@ -66,8 +68,9 @@ void round(cvzc::MappedAllocator& alloc, std::atomic<int>& errors) {
 
 TEST_CASE(hundred_thousand_cycles_from_four_threads) {
     cvzc_test::require_gpu();
-    cvzc::HostPool pool(256u << 20);
-    cvzc::MappedAllocator alloc(cvzc::kMapped, true, &pool);
+    const auto pool_ptr = std::make_shared<cvzc::HostPool>(256u << 20);  // allocators share it
+    cvzc::HostPool& pool = *pool_ptr;
+    cvzc::MappedAllocator alloc(cvzc::kMapped, true, pool_ptr);
     std::atomic<int> errors{0};
     // Blocks alive at once, at most: per thread the live deque (+1 before its pop) and the Mat being made,
     // plus the handoff queue (+1 before its pop). The pool only calls cudaHostAlloc when a class has no cached

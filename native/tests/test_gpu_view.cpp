@@ -2,6 +2,8 @@
 // keeps the host memory alive through every copy and ROI; the last one returns it to the pool). Skips (77)
 // without a device; the parts that run kernels skip without a CUDA-enabled OpenCV.
 #include <opencv2/core.hpp>
+
+#include <memory>
 #include <opencv2/core/cuda.hpp>
 
 #include <string>
@@ -71,8 +73,9 @@ TEST_CASE(device_and_host_see_the_same_bytes) {
 TEST_CASE(view_keeps_the_host_memory_alive) {
     require_gpu();
     require_opencv_cuda();
-    cvzc::HostPool pool;
-    cvzc::MappedAllocator alloc(cvzc::kMapped, true, &pool);
+    const auto pool_ptr = std::make_shared<cvzc::HostPool>();  // allocators share it
+    cvzc::HostPool& pool = *pool_ptr;
+    cvzc::MappedAllocator alloc(cvzc::kMapped, true, pool_ptr);
     cv::Mat m;
     m.allocator = &alloc;
     m.create(64, 64, CV_8UC1);
@@ -92,14 +95,16 @@ TEST_CASE(view_keeps_the_host_memory_alive) {
     cv::cuda::Stream::Null().waitForCompletion();
     roi.release();  // the last reference: back to the pool
     CHECK_EQ(pool.stats().bytes_in_use, size_t(0));
+    pool.synchronize_pending();
     CHECK_EQ(pool.stats().blocks_cached, size_t(1));
 }
 
 TEST_CASE(reallocating_a_view_falls_back_to_device_memory) {
     require_gpu();
     require_opencv_cuda();
-    cvzc::HostPool pool;
-    cvzc::MappedAllocator alloc(cvzc::kMapped, true, &pool);
+    const auto pool_ptr = std::make_shared<cvzc::HostPool>();  // allocators share it
+    cvzc::HostPool& pool = *pool_ptr;
+    cvzc::MappedAllocator alloc(cvzc::kMapped, true, pool_ptr);
     cv::Mat m;
     m.allocator = &alloc;
     m.create(32, 32, CV_8UC1);

@@ -60,7 +60,7 @@ TEST_CASE(dims_1_to_5_auto_steps) {
         // the oracle, with user data so it allocates nothing
         std::vector<unsigned char> buffer(std::max<size_t>(total, 1));
         size_t std_total = 0;
-        const std::vector<size_t> auto_steps(dims, CV_AUTOSTEP);
+        const std::vector<size_t> auto_steps(dims, cvzc::kAutoStep);
         const std::vector<size_t> oracle = std_steps(c, buffer.data(), auto_steps, &std_total);
         CHECK(oracle == steps);
         CHECK_EQ(std_total, total);
@@ -89,7 +89,7 @@ TEST_CASE(given_steps_are_used_with_user_data) {
     // a given outer step with an automatic inner one
     {
         const int sizes[] = {4, 6};
-        size_t steps[] = {40, CV_AUTOSTEP};
+        size_t steps[] = {40, cvzc::kAutoStep};
         const size_t total = cvzc::detail::compute_layout(2, sizes, CV_32FC1, sizes, steps);
         CHECK_EQ(steps[1], size_t(4));
         CHECK_EQ(steps[0], size_t(40));
@@ -167,7 +167,7 @@ TEST_CASE(rows_are_padded_to_the_row_alignment) {
     size_t given[] = {700, 1};
     CHECK_EQ(cvzc::detail::compute_layout(2, odd, CV_8UC1, odd, given, 32), size_t(479 * 700));
     CHECK_EQ(given[0], size_t(700));
-    size_t autostep[] = {CV_AUTOSTEP, CV_AUTOSTEP};
+    size_t autostep[] = {cvzc::kAutoStep, cvzc::kAutoStep};
     CHECK_EQ(cvzc::detail::compute_layout(2, odd, CV_8UC1, odd, autostep, 32), size_t(479 * 641));
     // an alignment that is not a power of two is refused, naming the value
     CHECK_THROWS(cvzc::detail::compute_layout(2, odd, CV_8UC1, nullptr, steps, 24), cv::Exception, "24");
@@ -191,12 +191,12 @@ TEST_CASE(allocator_user_data_matches_std_allocator) {
     for (const Case& c : cases()) {
         const int dims = static_cast<int>(c.sizes.size());
         size_t size = 0;
-        std::vector<size_t> steps(dims, CV_AUTOSTEP);
+        std::vector<size_t> steps(dims, cvzc::kAutoStep);
         std::vector<unsigned char> buffer(4096);
         cv::UMatData* u = alloc.allocate(dims, c.sizes.data(), c.type, buffer.data(), steps.data(), cv::ACCESS_RW,
                                          cv::USAGE_DEFAULT);
         REQUIRE(u != nullptr);
-        const std::vector<size_t> oracle = std_steps(c, buffer.data(), std::vector<size_t>(dims, CV_AUTOSTEP), &size);
+        const std::vector<size_t> oracle = std_steps(c, buffer.data(), std::vector<size_t>(dims, cvzc::kAutoStep), &size);
         CHECK(steps == oracle);
         CHECK_EQ(u->size, size);
         CHECK(u->data == buffer.data());

@@ -21,8 +21,9 @@ bool same_counters(const cvzc::PoolStats& a, const cvzc::PoolStats& b) {
 }  // namespace
 
 TEST_CASE(user_data_is_never_freed) {
-    cvzc::HostPool pool;
-    cvzc::MappedAllocator alloc(cvzc::kMapped, true, &pool);
+    const auto pool_ptr = std::make_shared<cvzc::HostPool>();  // allocators share it
+    cvzc::HostPool& pool = *pool_ptr;
+    cvzc::MappedAllocator alloc(cvzc::kMapped, true, pool_ptr);
     const cvzc::PoolStats before = pool.stats();
     // A heap buffer we free ourselves at the end: had the allocator freed it, this would be a double free.
     std::unique_ptr<unsigned char[]> buffer(new unsigned char[6 * 8]);

@@ -37,12 +37,20 @@
 
 #include <opencv2/core.hpp>
 
+#include <array>
+#include <atomic>
 #include <cstddef>
+#include <memory>
 
 #include "cvcuda_zerocopy/flags.hpp"
 #include "cvcuda_zerocopy/pool.hpp"
 
 namespace cvcuda_zerocopy {
+
+/// The "no step given" marker OpenCV's Mat code passes to MatAllocator::allocate: CV_AUTOSTEP (0x7fffffff).
+/// OpenCV 5 defines it in cvdef.h, OpenCV 4 only in the C API header core_c.h, so it is spelled out here for
+/// both lines (Mat::AUTO_STEP is 0, the constructors' default argument, which is something else).
+inline constexpr std::size_t kAutoStep = 0x7fffffff;
 
 /// Row alignment: none; every Mat allocated is continuous (the default: OpenCV relies on it).
 inline constexpr std::size_t kTightRows = 1;
@@ -53,9 +61,14 @@ class MappedAllocator final : public cv::MatAllocator {
 public:
     /// ``flags``: kMapped is always added; kPortable and kWriteCombined are optional. ``pooled`` false: every
     /// allocation is a cudaHostAlloc and every release a cudaFreeHost (still counted in the pool's stats).
-    /// ``pool`` null: the default pool. ``row_alignment``: kTightRows, kDeviceRowAlignment or a power of two
-    /// (bytes) that row steps are rounded up to. The allocator must outlive every Mat it allocates.
-    explicit MappedAllocator(unsigned flags = kMapped, bool pooled = true, HostPool* pool = nullptr,
+    /// ``pool`` null: the default pool; the allocator shares ownership of the pool, so a pool outlives every
+    /// allocator over it. ``row_alignment``: kTightRows, kDeviceRowAlignment or a power of two (bytes) that
+    /// row steps are rounded up to. The allocator must outlive every Mat it allocates (those from
+    /// ``mapped_allocator`` are never destroyed).
+    ///
+    /// Each UMatData it returns carries the block's device alias in ``handle`` and the device it is valid on
+    /// (plus one) in ``allocatorFlags_``: ``device_pointer``/``gpu_view`` read them without the pool's lock.
+    explicit MappedAllocator(unsigned flags = kMapped, bool pooled = true, std::shared_ptr<HostPool> pool = nullptr,
                              std::size_t row_alignment = kTightRows);
 
     cv::UMatData* allocate(int dims, const int* sizes, int type, void* data, size_t* step, cv::AccessFlag flags,
@@ -66,17 +79,23 @@ public:
     unsigned flags() const noexcept { return flags_; }
     bool pooled() const noexcept { return pooled_; }
     HostPool& pool() const noexcept { return *pool_; }
+    const std::shared_ptr<HostPool>& shared_pool() const noexcept { return pool_; }
     /// As constructed (kDeviceRowAlignment is 0).
     std::size_t row_alignment() const noexcept { return row_alignment_; }
     /// The alignment in bytes an allocation now gets: for kDeviceRowAlignment the current device's
-    /// texturePitchAlignment (sets the device up on first use; throws like ``ensure_device``).
+    /// texturePitchAlignment (sets the device up on first use; throws like ``ensure_device``). Cached per
+    /// device after the first call: later allocations take no set-up lock.
     std::size_t effective_row_alignment() const;
 
 private:
+    static constexpr int kMaxCachedDevices = 64;
+
     unsigned flags_;
     bool pooled_;
-    HostPool* pool_;
+    std::shared_ptr<HostPool> pool_;
     std::size_t row_alignment_;
+    /// texturePitchAlignment per device (0: not known yet).
+    mutable std::array<std::atomic<std::size_t>, kMaxCachedDevices> alignment_cache_{};
 };
 
 /// The process-lifetime allocator for ``flags`` (kMapped added), ``pooled`` and ``row_alignment`` over the
@@ -116,7 +135,7 @@ private:
 namespace detail {
 
 /// The step layout rule above. Fills ``step[0..dims)`` (when ``step`` is not null) and returns the total byte
-/// count. ``data`` not null means user memory: a given step (not ``CV_AUTOSTEP``) is checked, not replaced.
+/// count. ``data`` not null means user memory: a given step (not ``kAutoStep``, i.e. CV_AUTOSTEP) is checked, not replaced.
 /// Without user data and with ``dims >= 2``, the row step ``step[dims-2]`` is rounded up to a multiple of
 /// ``row_alignment`` (a power of two; 1 is tight). Throws cv::Exception for bad dims, negative sizes, a step
 /// too small for the dimension below it, a row alignment that is not a power of two, or a size that

@@ -10,6 +10,16 @@
 //   (a miss). Zero bytes gives a null block and calls nothing.
 // * ``release(ptr)`` takes a block back: into the cache while the cache stays under ``max_cached_bytes``,
 //   else straight to cudaFreeHost. Never throws; an unknown pointer is reported on stderr and left alone.
+// * Stream-ordered reuse (as PyTorch's CachingHostAllocator): a released block is not handed out again
+//   until the GPU work that may still use it has completed. ``release(ptr)`` records a CUDA event on the
+//   legacy default stream (cudaStreamLegacy), which is ordered after all earlier work on the legacy stream
+//   and on every *blocking* stream (cudaStreamCreate, cv::cuda::Stream, the per-thread default stream); the
+//   block waits on a "pending" list until that event (and every event ``record_use`` recorded) is done:
+//   each allocation polls the list with cudaEventQuery, ``synchronize_pending()`` waits for all of it.
+//   Work on a **non-blocking** stream (cudaStreamNonBlocking) is not ordered with the legacy stream: tell
+//   the pool with ``record_use(ptr, stream)`` after enqueuing it (gpu_view(m, stream) does it when the view
+//   ends) or release with ``release(ptr, stream)``. When no event can be recorded (no device, runtime
+//   unloading) the block is freed with cudaFreeHost, which synchronises the device: never reused early.
 // * ``trim(keep)`` frees cached blocks until at most ``keep`` bytes stay cached.
 // * Thread safe: one mutex guards the book-keeping; cudaHostAlloc and cudaFreeHost run outside it. A block
 //   may be released on another thread than the one that allocated it.
@@ -21,10 +31,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <utility>
 #include <map>
 #include <mutex>
 #include <tuple>
 #include <vector>
+
+#include "cvcuda_zerocopy/stream.hpp"
 
 namespace cvcuda_zerocopy {
 
@@ -54,6 +68,9 @@ struct PoolStats {
     std::size_t bytes_cached = 0;
     std::size_t blocks_in_use = 0;
     std::size_t blocks_cached = 0;
+    /// Bytes / blocks released while GPU work recorded on them may still run (not reusable yet).
+    std::size_t bytes_pending = 0;
+    std::size_t blocks_pending = 0;
     /// The most ``bytes_held`` has ever been.
     std::size_t peak_bytes_held = 0;
     /// The cache bound: releases beyond it go straight to cudaFreeHost.
@@ -74,6 +91,8 @@ public:
     /// pool when set (a byte count, suffixes K/M/G accepted).
     static constexpr std::size_t kDefaultMaxCachedBytes = std::size_t(256) << 20;
     static constexpr std::size_t kPageBytes = 4096;
+    /// How long an allocation spins on a just-released block's events before it pays a cudaHostAlloc.
+    static constexpr int kReuseSpinMicros = 50;
 
     explicit HostPool(std::size_t max_cached_bytes = kDefaultMaxCachedBytes);
     /// Frees every cached block; blocks still in use are reported on stderr and leaked (freeing them would
@@ -89,8 +108,21 @@ public:
     /// when cudaHostAlloc fails even after the cache was trimmed, or cv::Exception for bad flags.
     Block allocate(std::size_t bytes, unsigned flags, bool use_cache = true);
 
-    /// Takes back a block ``allocate`` returned (its ``ptr``). Never throws.
+    /// Takes back a block ``allocate`` returned (its ``ptr``), reusable once the legacy default stream has
+    /// passed this point (an event recorded on cudaStreamLegacy) and every ``record_use`` event is done.
+    /// Never throws.
     void release(void* ptr) noexcept;
+
+    /// The same, with the release point recorded on ``stream`` (work on it enqueued so far may use the block).
+    void release(void* ptr, Stream stream) noexcept;
+
+    /// Records that work enqueued on ``stream`` so far may use the live block containing ``ptr``: the block
+    /// is not reused after its release until that work is done. Throws CudaError when the event cannot be
+    /// recorded; an address outside every live block is refused with cv::Exception (StsBadArg).
+    void record_use(const void* ptr, Stream stream);
+
+    /// Waits for every pending block's events and moves them to the cache. Throws CudaError.
+    void synchronize_pending();
 
     /// Frees cached blocks until at most ``keep_bytes`` stay cached; returns the bytes freed. Never throws.
     std::size_t trim(std::size_t keep_bytes = 0) noexcept;
@@ -114,14 +146,31 @@ private:
     std::vector<Block> collect_trim_locked(std::size_t keep_bytes);
     void note_held_locked();
     static void free_blocks(const std::vector<Block>& blocks) noexcept;
+    /// Moves every pending block whose events are all done into the cache (cudaEventQuery; never blocks).
+    void poll_pending_locked() noexcept;
+    Event take_event_locked();
+    void cache_locked(const Block& block);
+
+    struct Pending {
+        Block block;
+        std::vector<Event> events;
+    };
 
     mutable std::mutex mutex_;
     std::map<std::uintptr_t, Block> live_;
+    /// Events recorded by record_use on live blocks (by base address).
+    std::map<std::uintptr_t, std::vector<Event>> uses_;
+    std::vector<Pending> pending_;
     std::map<Key, std::vector<Block>> cache_;
+    /// Completed events kept for reuse (cudaEventCreate is not free).
+    std::vector<Event> free_events_;
     PoolStats stats_;
 };
 
 /// The process-wide pool the default allocators and the Python module share; never destroyed.
 HostPool& default_pool();
+
+/// The same pool as a shared_ptr (whose count never drops to zero), for owners that take a shared_ptr.
+std::shared_ptr<HostPool> default_pool_ptr();
 
 }  // namespace cvcuda_zerocopy

@@ -8,6 +8,8 @@
 #include <opencv2/core.hpp>
 #include <opencv2/core/cuda.hpp>
 
+#include "cvcuda_zerocopy/stream.hpp"
+
 namespace cvcuda_zerocopy {
 
 /// The device alias of ``host`` (any address inside a mapped block: pool blocks, registered ranges or any
@@ -28,6 +30,21 @@ cv::cuda::GpuMat gpu_header(const cv::Mat& m);
 /// Needs an OpenCV built with CUDA (its GpuMat::release must call the header's allocator); throws
 /// cv::Exception (StsNotImplemented) otherwise, where ``gpu_header`` still works.
 cv::cuda::GpuMat gpu_view(const cv::Mat& m);
+
+/// Like ``gpu_view(m)`` for work on ``stream``: when the last reference to the view ends, a use of the
+/// pooled block is recorded on ``stream`` (``record_use``), so the block is not reused after the Mat's
+/// release until the work enqueued on ``stream`` by then is done. Needed for non-blocking streams, which the
+/// release's own event (on the legacy default stream) does not order; harmless for others.
+cv::cuda::GpuMat gpu_view(const cv::Mat& m, Stream stream);
+
+/// Records that work enqueued on ``stream`` so far may use ``m``'s pooled block (see pool.hpp, stream-ordered
+/// reuse). Does nothing for memory the pool does not own (user data, registrations, unpooled blocks).
+/// Throws CudaError when the event cannot be recorded.
+void record_use(const cv::Mat& m, Stream stream);
+
+namespace detail {
+cv::cuda::GpuMat make_view(const cv::Mat& m, Stream stream, bool has_stream);
+}
 
 /// True when OpenCV was built with CUDA (its build information says so and GpuMat has a default allocator).
 bool opencv_has_cuda() noexcept;

@@ -12,5 +12,6 @@
 #include "cvcuda_zerocopy/flags.hpp"
 #include "cvcuda_zerocopy/pool.hpp"
 #include "cvcuda_zerocopy/registration.hpp"
+#include "cvcuda_zerocopy/stream.hpp"
 #include "cvcuda_zerocopy/version.hpp"
 #include "cvcuda_zerocopy/view.hpp"

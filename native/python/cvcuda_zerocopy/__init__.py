@@ -56,6 +56,7 @@ __all__ = [
     "row_alignment_bytes",
     "set_pool_limit",
     "setup_device",
+    "synchronize_pending",
     "trim",
 ]
 
@@ -265,6 +266,16 @@ def pool_stats() -> dict[str, int]:
 def trim(keep_bytes: int = 0) -> int:
     """Free cached (idle) pinned blocks until at most ``keep_bytes`` stay cached; returns the bytes freed."""
     return int(_native.trim(keep_bytes))
+
+
+def synchronize_pending() -> None:
+    """Wait for the GPU work recorded on released blocks, so they are reusable at once.
+
+    A released block is reused only after an event recorded on the legacy default stream at its release
+    (and every recorded use) has completed; work on a non-blocking stream is not ordered with that stream:
+    synchronize it before the last array over the block goes away.
+    """
+    _native.synchronize_pending()
 
 
 def set_pool_limit(nbytes: int) -> None:
