@@ -163,5 +163,25 @@ st_seed_count_notests() {
     && cat "$W/report/bench-seed-notests.json"
 }
 
+# issue 20: the plugin's GPU tests (stream-ordered reuse, registrations) and compute-sanitizer over them
+GPU_TESTS="test_gpu_reuse test_gpu_register test_gpu_alloc test_gpu_view test_gpu_stress"
+st_plugin_gpu() {
+  ( source "$W/report/env.sh" 2>/dev/null
+    "${CVS[@]}" plugin --prefix "$P" --python "$PY" --build-dir "$W/build/plugin-t" --test --json > "$W/report/plugin-t.json"
+    rc=$?; cat "$W/report/plugin-t.json"
+    ctest --test-dir "$W/build/plugin-t" --output-on-failure -V > "$W/report/ctest-gpu.log" 2>&1 || rc=1
+    tail -30 "$W/report/ctest-gpu.log"; exit $rc )
+}
+st_sanitize_all() {
+  local rc=0 t b exe
+  for t in memcheck racecheck synccheck; do for b in $GPU_TESTS; do
+    exe=$(find "$W/build/plugin-t" -name "$b" -type f -perm -u+x | head -1)
+    [ -n "$exe" ] || { echo "$b not built"; rc=1; continue; }
+    timeout 120 compute-sanitizer --tool $t --error-exitcode 9 "$exe" > "$W/report/san-$t-$b.log" 2>&1
+    local r=$?; echo "$t $b rc=$r $(tail -1 "$W/report/san-$t-$b.log")"; [ $r -eq 0 ] || rc=1
+  done; done
+  return $rc
+}
+
 for s in $STAGES; do stage "$s"; done
 echo "ALL DONE" >> "$W/status"
