@@ -52,7 +52,7 @@ def _found(prefix: Path, pattern: str) -> Path | None:
 
 
 def _run_binary(ctx: Context, name: str, exe: Path, how: str, gpu: bool) -> Part:
-    proc = run_process([str(exe)], ctx.env, 60.0, None)
+    proc = run_process([str(exe)], ctx.prefix_env, 60.0, None)
     if proc.returncode != 0:
         return failed(name, f"the program built with {how} failed to run: {proc.describe_failure()}")
     match = _COUNT.search(proc.stdout)
@@ -77,8 +77,8 @@ def _pkg_config(ctx: Context, work: Path, cxx: str, gpu: bool) -> Part:
     if tool is None:
         return skipped("pkg-config", "pkg-config is not on PATH (apt install pkg-config)")
     env = {
-        **ctx.env,
-        "PKG_CONFIG_PATH": os.pathsep.join([str(pc.parent), ctx.env.get("PKG_CONFIG_PATH", "")]),
+        **ctx.prefix_env,
+        "PKG_CONFIG_PATH": os.pathsep.join([str(pc.parent), ctx.prefix_env.get("PKG_CONFIG_PATH", "")]),
     }
     flags = run_process([tool, "--cflags", "--libs", pc.stem], env, 30.0, None)
     if flags.returncode != 0:
@@ -103,9 +103,9 @@ def _find_package(ctx: Context, work: Path, cxx: str, gpu: bool) -> Part:
         cmake, "-S", str(work), "-B", str(build), f"-DOpenCV_DIR={config.parent}",
         f"-DCMAKE_CXX_COMPILER={cxx}", "-DCMAKE_BUILD_TYPE=Release",
     ]  # fmt: skip
-    done = run_process(configure, ctx.env, TIMEOUT_S, work)
+    done = run_process(configure, ctx.prefix_env, TIMEOUT_S, work)
     if done.returncode == 0:
-        done = run_process([cmake, "--build", str(build)], ctx.env, TIMEOUT_S, work)
+        done = run_process([cmake, "--build", str(build)], ctx.prefix_env, TIMEOUT_S, work)
     if done.returncode != 0:
         tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
         why = " | ".join(tail)
@@ -116,7 +116,7 @@ def _find_package(ctx: Context, work: Path, cxx: str, gpu: bool) -> Part:
 
 def run(ctx: Context, *, gpu_available: bool) -> CheckResult:
     """``gpu_available``: the gpu check found a usable device (a CUDA build must then count one)."""
-    cxx = ctx.env.get("CXX") or shutil.which("c++") or shutil.which("g++")
+    cxx = ctx.prefix_env.get("CXX") or shutil.which("c++") or shutil.which("g++")
     if cxx is None:
         return CheckResult.skip(ID, TITLE, "no C++ compiler (c++, g++ or $CXX) on PATH")
     work = ctx.work / "consumer"

@@ -259,6 +259,9 @@ class Context:
     python: str
     python_version: str | None
     env: dict[str, str]
+    #: The prefix's own environment (``cvcuda-setup env``) for C++ programs linked against it: ``env``,
+    #: except with ``--wheel``, where the cv2 under test runs without the prefix's paths but they need them.
+    prefix_env: dict[str, str]
     tool: Path
     work: Path
     #: Where ``env`` came from (``cvcuda-setup env``, or the prefix's layout and why).

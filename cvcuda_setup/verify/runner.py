@@ -66,13 +66,14 @@ def build_context(options: VerifyOptions, work: Path) -> Context:
     manifest = read_manifest_json(prefix)
     python = choose_python(options, manifest)
     version = probe_python(python).version
+    prefix_env, prefix_env_source = resolve_env(prefix, manifest, version, os.environ)
     if options.wheel:
         # Nothing of the prefix on PYTHONPATH or LD_LIBRARY_PATH: the wheel's cv2 must load its own copies of
         # the OpenCV libraries (RUNPATH $ORIGIN); the check tool finds the prefix's through its RUNPATH.
         env = dict(os.environ)
         env_source = f"the caller's environment (--wheel: cv2 from {python}'s own site-packages)"
     else:
-        env, env_source = resolve_env(prefix, manifest, version, os.environ)
+        env, env_source = dict(prefix_env), prefix_env_source
     return Context(
         options=options,
         prefix=prefix,
@@ -83,6 +84,7 @@ def build_context(options: VerifyOptions, work: Path) -> Context:
         tool=prefix / "bin" / TOOL_NAME,
         work=work,
         env_source=env_source,
+        prefix_env=prefix_env,
     )
 
 

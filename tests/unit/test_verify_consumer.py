@@ -62,7 +62,6 @@ def _fake_prefix(root: Path, *, pc: bool = True) -> Path:
 def test_both_ways_build_and_run_and_a_cpu_build_counts_zero(tmp_path: Path) -> None:
     prefix = _fake_prefix(tmp_path / "prefix")
     ctx = build_context(VerifyOptions(prefix=prefix), tmp_path / "work")
-    ctx.env["LD_LIBRARY_PATH"] = os.pathsep.join([str(prefix / "lib"), ctx.env.get("LD_LIBRARY_PATH", "")])
     result = check_consumer.run(ctx, gpu_available=False)
     parts = {p.name: p for p in result.parts}
     assert result.status == "pass", [p.reason for p in result.parts]
@@ -71,10 +70,19 @@ def test_both_ways_build_and_run_and_a_cpu_build_counts_zero(tmp_path: Path) -> 
     assert "OpenCV_DIR=" in parts["find_package"].reason and parts["find_package"].figures["devices"] == 0
 
 
+def test_with_wheel_the_consumers_still_run_with_the_prefix_libraries(tmp_path: Path) -> None:
+    # --wheel keeps the prefix off the cv2 check's environment; the C++ consumers link the prefix and need its
+    # library folder (CI found `libopencv_core.so.501: cannot open shared object file` there)
+    prefix = _fake_prefix(tmp_path / "prefix")
+    ctx = build_context(VerifyOptions(prefix=prefix, wheel=True), tmp_path / "work")
+    assert str(prefix.resolve() / "lib") not in ctx.env.get("LD_LIBRARY_PATH", "").split(os.pathsep)
+    result = check_consumer.run(ctx, gpu_available=False)
+    assert result.status == "pass", [p.reason for p in result.parts]
+
+
 def test_a_prefix_without_the_pc_file_fails_naming_the_option(tmp_path: Path) -> None:
     prefix = _fake_prefix(tmp_path / "prefix", pc=False)
     ctx = build_context(VerifyOptions(prefix=prefix), tmp_path / "work")
-    ctx.env["LD_LIBRARY_PATH"] = str(prefix / "lib")
     result = check_consumer.run(ctx, gpu_available=False)
     parts = {p.name: p for p in result.parts}
     assert result.status == "fail"
