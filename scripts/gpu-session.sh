@@ -142,16 +142,22 @@ st_readme_main() {
     && cvcuda-setup verify --prefix ~/opt/opencv-cuda --json "$W/report/verify-readme.json" )
   local rc=$?; cp -r "$W/home/.cache/cvcuda-setup" "$W/report/readme-cache-listing" 2>/dev/null; return $rc
 }
-B414=$REPO/.bundle/minimal-4.14.0.tar.xz
-st_build_414() {
-  "${CVS[@]}" build --recipe minimal --arch auto --source "$B414" --prefix "$W/prefix414" --build-dir "$W/build414" \
-    --cache-dir "$W/cache" --jobs 16 --launcher none --no-doctor
-  local rc=$?; cp -r "$W/build414/cvcuda-setup-logs" "$W/report/build-414-logs" 2>/dev/null; return $rc
+# minimal from an offline bundle of another OpenCV line: build_minimal VERSION, verify_minimal VERSION
+build_minimal() {
+  local v=$1 d=${1//./}
+  "${CVS[@]}" build --recipe minimal --arch auto --source "$REPO/.bundle/minimal-$v.tar.xz" --prefix "$W/prefix$d" \
+    --build-dir "$W/build$d" --cache-dir "$W/cache" --jobs 16 --launcher none --no-doctor
+  local rc=$?; cp -r "$W/build$d/cvcuda-setup-logs" "$W/report/build-$d-logs" 2>/dev/null; return $rc
 }
-st_verify_414() {
-  "${CVS[@]}" verify --prefix "$W/prefix414" --python "$PY" --require-gpu --json "$W/report/verify-414.json" \
-    --junit "$W/report/verify-414.xml"
+verify_minimal() {
+  local d=${1//./}
+  "${CVS[@]}" verify --prefix "$W/prefix$d" --python "$PY" --require-gpu --json "$W/report/verify-$d.json" \
+    --junit "$W/report/verify-$d.xml"
 }
+st_build_414() { build_minimal 4.14.0; }
+st_verify_414() { verify_minimal 4.14.0; }
+st_build_413() { build_minimal 4.13.0; }  # the first 4.x release that builds with CUDA 13.0
+st_verify_413() { verify_minimal 4.13.0; }
 BSEED=$REPO/.bundle/seed-5.1.0.tar.xz
 st_seed_count() {  # the documented configuration: real configure with CUDA 13.0 + cuDNN 9, ninja step counts
   "${CVS[@]}" bench build --recipe seed --arch auto --source "$BSEED" --cache-dir "$W/cache" \

@@ -89,9 +89,25 @@ def usage_line(exc: Exception, argv: list[str]) -> str:
     """A click usage error as one line: what click says (naming the bad word) and where the help is."""
     format_message = getattr(exc, "format_message", None)
     message = " ".join(str(format_message() if callable(format_message) else exc).split())
+    given = _given_value(getattr(exc, "param", None), argv)
+    if given is not None and given not in message:
+        message = f"{message} (got {given!r})"
     ctx = getattr(exc, "ctx", None)
     command = getattr(ctx, "command_path", None) or _command_path(argv)
     return f"{message} (see: {command} --help)"
+
+
+def _given_value(param: Any, argv: list[str]) -> str | None:
+    """The word of ``argv`` given to option ``param`` (``-j abc``, ``--jobs=abc``): typer's messages for a
+    malformed number do not repeat it."""
+    opts = [o for o in getattr(param, "opts", []) or [] if isinstance(o, str) and o.startswith("-")]
+    for i, arg in enumerate(argv):
+        for opt in opts:
+            if arg == opt and i + 1 < len(argv):
+                return argv[i + 1]
+            if opt.startswith("--") and arg.startswith(opt + "="):
+                return arg[len(opt) + 1 :]
+    return None
 
 
 def _command_path(argv: list[str]) -> str:

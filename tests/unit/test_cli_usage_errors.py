@@ -202,3 +202,13 @@ def test_verify_reads_the_prefix_from_the_environment(
     assert str(tmp_path / "from-env") in captured.out + captured.err
     help_text = dict(_commands())["verify"].params
     assert any("$CVCUDA_SETUP_PREFIX" in (p.help or "") for p in help_text if "--prefix" in p.opts)
+
+
+@pytest.mark.parametrize("argv", [["build", "-j", "abc"], ["build", "--jobs=abc"]])
+def test_a_malformed_number_is_named_in_the_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    # typer 0.29's message for a bad integer does not repeat the value (found by tests/newcomer)
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    err = capsys.readouterr().err
+    assert done.value.code == 2
+    assert "'abc'" in err and "--jobs" in err and "Traceback" not in err
