@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import nox
 
-# newcomer is not a default yet: it has not passed once since the dependency fix was merged (issue 16)
-nox.options.sessions = ["lint", "tests", "integration"]
+nox.options.sessions = ["lint", "tests", "integration", "newcomer"]
 nox.options.reuse_existing_virtualenvs = True
 
 
