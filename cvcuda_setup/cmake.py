@@ -14,21 +14,27 @@ would otherwise keep in its cache) ``CMakeCache.txt`` and ``CMakeFiles/`` are re
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
-import json
 import os
 import re
 import shutil
 import signal
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
 from cvcuda_setup import __version__
+from cvcuda_setup.builddir import (
+    LOCK_FILE,
+    LOG_DIR,
+    claim_build_dir,
+    clear_cmake_cache,
+    configure_decision,
+    now,
+    plan_hash,
+    write_marker,
+)
+from cvcuda_setup.cmakedriver import ConfigureRecord
+from cvcuda_setup.configlog import BuildSummary, compiler_facts, parse_configure_summary
 from cvcuda_setup.console import console
 from cvcuda_setup.diagnose import Context as DiagnoseContext
 from cvcuda_setup.diagnose import diagnose, first_errors
@@ -43,31 +49,30 @@ from cvcuda_setup.install import (
 )
 from cvcuda_setup.locking import hold_lock
 from cvcuda_setup.manifest import (
-    BuildSummary,
     Manifest,
-    compiler_facts,
+    PythonFacts,
+    RecipeFacts,
+    ToolchainFacts,
     find_module_dir,
     has_extension,
-    parse_configure_summary,
-    read_cmake_cache,
     read_manifest,
     summary_lines,
     write_manifest,
 )
-from cvcuda_setup.model import BuildPlan, SourceTree
-from cvcuda_setup.patches import AppliedPatch, apply_patches
+from cvcuda_setup.model import AppliedPatch, BuildPlan, SourceTree
+from cvcuda_setup.patches import apply_patches
+from cvcuda_setup.progress import (
+    NINJA_STATUS,
+    NinjaStatusParser,
+    PlainProgress,
+    ProgressSink,
+    RichProgress,
+    line_status,
+)
 from cvcuda_setup.tools import RunResult, run
 
 __all__ = ["StepFailed", "execute", "plan_hash", "read_manifest", "resolve_launcher"]
 
-LOG_DIR = "cvcuda-setup-logs"
-BUILD_MARKER = ".cvcuda-setup-build.json"
-LOCK_FILE = ".cvcuda-setup.lock"
-#: ninja's status line format, parsed for the progress bar.
-NINJA_STATUS = "[%f/%t] "
-#: Plain (non-terminal) progress prints a line at least every this many percent or seconds.
-PLAIN_EVERY_PERCENT = 5
-PLAIN_EVERY_SECONDS = 30.0
 
 _ON = ("ON", "TRUE", "1", "YES", "Y")
 
@@ -97,12 +102,6 @@ def resolve_launcher(choice: str) -> str | None:
     raise UsageError(f"--launcher {choice!r} is not one of auto, ccache, sccache, none")
 
 
-def plan_hash(plan: BuildPlan) -> str:
-    """Identity of a configuration: the configure command (options included) and the source dir."""
-    data = json.dumps({"configure": plan.configure_command(), "source_dir": str(plan.source_dir)})
-    return hashlib.sha256(data.encode()).hexdigest()
-
-
 class StepFailed(BuildError):
     """A configure/build/install step failed: the first error lines, the log and hints come with it."""
 
@@ -119,202 +118,6 @@ class StepFailed(BuildError):
         lines = [self.message, *(f"  | {line}" for line in self.errors)]
         lines += [f"  hint: {hint}" for hint in self.hints]
         return "\n".join(lines)
-
-
-# --- the build directory ----------------------------------------------------------------------------------
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
-
-
-def _read_marker(build_dir: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((build_dir / BUILD_MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("tool") == "cvcuda-setup" else None
-
-
-def _write_marker(build_dir: Path, data: dict[str, Any]) -> None:
-    tmp = build_dir / (BUILD_MARKER + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, build_dir / BUILD_MARKER)
-
-
-def claim_build_dir(build_dir: Path) -> dict[str, Any]:
-    """Create the build dir (or adopt an empty one) with the tool's marker; refuse anybody else's."""
-    if build_dir.exists() and not build_dir.is_dir():
-        raise UsageError(
-            f"--build-dir {build_dir} exists and is not a directory", hint="choose another --build-dir"
-        )
-    marker = _read_marker(build_dir) if build_dir.is_dir() else None
-    if marker is not None:
-        return marker
-    if build_dir.is_dir() and any(p.name != LOCK_FILE for p in build_dir.iterdir()):
-        raise UsageError(
-            f"--build-dir {build_dir} is not empty and was not created by cvcuda-setup (no {BUILD_MARKER})",
-            hint="choose a new or empty --build-dir; cvcuda-setup never cleans a directory it did not create",
-        )
-    adopted = build_dir.is_dir()
-    build_dir.mkdir(parents=True, exist_ok=True)
-    marker = {"tool": "cvcuda-setup", "created": _now(), "adopted": adopted, "configured": None}
-    _write_marker(build_dir, marker)
-    return marker
-
-
-@dataclass(frozen=True)
-class ConfigureDecision:
-    needed: bool
-    fresh: bool
-    reason: str
-
-
-def configure_decision(plan: BuildPlan, build_dir: Path, marker: dict[str, Any]) -> ConfigureDecision:
-    """Whether to run cmake, and whether its cache must go first (see the module docstring)."""
-    configured = marker.get("configured") if isinstance(marker.get("configured"), dict) else None
-    if not (build_dir / "CMakeCache.txt").is_file():
-        return ConfigureDecision(True, False, "first configure")
-    home = read_cmake_cache(build_dir).get("CMAKE_HOME_DIRECTORY")
-    if home and Path(home) != plan.source_dir:
-        return ConfigureDecision(True, True, f"the source dir changed from {home} to {plan.source_dir}")
-    if configured is None:
-        return ConfigureDecision(True, False, "the last configure did not finish")
-    old = {str(k): str(v) for k, v in (configured.get("options") or {}).items()}
-    new = dict(plan.cmake_options)
-    removed = sorted(set(old) - set(new))
-    if removed:
-        return ConfigureDecision(True, True, f"options removed: {', '.join(removed)}")
-    if configured.get("hash") == plan_hash(plan):
-        if not (build_dir / "build.ninja").is_file():
-            return ConfigureDecision(True, False, "build.ninja is missing")
-        if not (build_dir / LOG_DIR / "configure.log").is_file():
-            return ConfigureDecision(True, False, "the configure log is missing")
-        return ConfigureDecision(False, False, "the plan is unchanged")
-    changed = sorted(k for k in new if old.get(k) != new[k])
-    what = f"options changed: {', '.join(changed)}" if changed else "the configure command changed"
-    return ConfigureDecision(True, False, what)
-
-
-def _clear_cmake_cache(build_dir: Path, marker: dict[str, Any]) -> None:
-    if marker.get("tool") != "cvcuda-setup":  # never reached: the marker was checked when the dir was claimed
-        raise UsageError(f"refusing to clear the CMake cache of {build_dir}: not created by cvcuda-setup")
-    (build_dir / "CMakeCache.txt").unlink(missing_ok=True)
-    shutil.rmtree(build_dir / "CMakeFiles", ignore_errors=True)
-
-
-# --- progress ---------------------------------------------------------------------------------------------
-
-_STATUS = re.compile(r"^\[(\d+)/(\d+)\]\s?(.*)$")
-
-
-def short_target(text: str) -> str:
-    """``Building CXX object modules/core/CMakeFiles/x.dir/a.cpp.o`` -> ``Building CXX object a.cpp.o``."""
-    return re.sub(r"\S*/", "", text).strip()
-
-
-class ProgressSink(Protocol):
-    def update(self, done: int, total: int, current: str) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class PlainProgress:
-    """Without a terminal (CI logs): a line every ``PLAIN_EVERY_PERCENT`` % or ``PLAIN_EVERY_SECONDS`` s."""
-
-    def __init__(
-        self, label: str, emit: Callable[[str], None], clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.label = label
-        self.emit = emit
-        self.clock = clock
-        self.start = clock()
-        self.last_time = self.start
-        self.last_bucket = -1
-        self.last: tuple[int, int, str] | None = None
-        self.printed: tuple[int, int] | None = None
-
-    def update(self, done: int, total: int, current: str) -> None:
-        if self.last is not None and self.last[1] != total:  # ninja re-ran cmake and started over
-            self.last_bucket = -1
-        self.last = (done, total, current)
-        now = self.clock()
-        bucket = (done * 100 // total) // PLAIN_EVERY_PERCENT if total else 0
-        if bucket > self.last_bucket or now - self.last_time >= PLAIN_EVERY_SECONDS or done == total:
-            self._print(done, total, current, now)
-            self.last_bucket = bucket
-
-    def _print(self, done: int, total: int, current: str, now: float) -> None:
-        if self.printed == (done, total):
-            return
-        pct = done * 100 // total if total else 100
-        elapsed = int(now - self.start)
-        self.emit(
-            f"{self.label}: {done}/{total} ({pct}%) {elapsed // 60}:{elapsed % 60:02d} {current}".rstrip()
-        )
-        self.last_time = now
-        self.printed = (done, total)
-
-    def close(self) -> None:
-        if self.last is not None:
-            self._print(*self.last, self.clock())
-
-
-class RichProgress:
-    """A progress bar on the terminal: done/total, elapsed time and the current target."""
-
-    def __init__(self, label: str) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            TextColumn(f"[bold]{label}[/bold]"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[current]}", markup=False),
-            console=console.err,
-            transient=False,
-        )
-        self.task = self.progress.add_task(label, total=None, current="")
-        self.progress.start()
-
-    def update(self, done: int, total: int, current: str) -> None:
-        self.progress.update(self.task, completed=done, total=total, current=current[:70])
-
-    def close(self) -> None:
-        self.progress.stop()
-
-
-class NinjaStatusParser:
-    """Feeds ninja's ``[done/total] description`` lines (``NINJA_STATUS=[%f/%t] ``) to a progress sink."""
-
-    def __init__(self, sink: ProgressSink) -> None:
-        self.sink = sink
-        self.steps = 0
-        self.total = 0
-
-    def __call__(self, line: str) -> None:
-        match = _STATUS.match(line)
-        if not match:
-            return
-        done, total = int(match.group(1)), int(match.group(2))
-        self.steps, self.total = done, total
-        self.sink.update(done, total, short_target(match.group(3)))
-
-
-@contextmanager
-def _line_status(label: str) -> Iterator[Callable[[str], None]]:
-    """On a terminal: a spinner showing the step's latest output line; elsewhere nothing (the log has it)."""
-    if not console.interactive:
-        yield lambda line: None
-        return
-    with console.err.status(label) as status:
-
-        def show(line: str) -> None:
-            if line.strip():
-                status.update(f"{label}: {line.strip()[:100]}")
-
-        yield show
 
 
 # --- steps ------------------------------------------------------------------------------------------------
@@ -417,6 +220,14 @@ def _cudnn_version(line: str | None) -> str | None:
     return match.group(1) if match else None
 
 
+def _toolkit_root(plan: BuildPlan, nvcc: str | None) -> str | None:
+    """The CUDA toolkit the build used: the one the plan named, else the one of the nvcc CMake found."""
+    named = plan.option("CUDA_TOOLKIT_ROOT_DIR")
+    if named:
+        return named
+    return str(Path(nvcc).parent.parent) if nvcc else None
+
+
 def make_manifest(
     plan: BuildPlan,
     tree: SourceTree,
@@ -426,56 +237,42 @@ def make_manifest(
     module_dir: Path | None,
 ) -> Manifest:
     facts = compiler_facts(plan.build_dir)
-    toolchain: dict[str, Any] = {
-        "cmake": plan.cmake,
-        **facts,
-        "launcher": plan.launcher,
-        "jobs": plan.jobs,
-    }
-    toolchain["cuda_version"] = toolchain.get("cuda_version") or summary.cuda_version
-    toolchain["cudnn_version"] = toolchain.get("cudnn_version") or _cudnn_version(summary.cudnn)
-    python = None
-    if plan.python is not None:
-        python = {
-            "executable": str(plan.python.executable),
-            "version": plan.python.version,
-            "module_dir": str(module_dir) if module_dir else None,
-        }
+    cuda = _truthy(plan.option("WITH_CUDA"))
+    toolchain = ToolchainFacts(
+        cmake=plan.cmake,
+        cmake_version=facts["cmake_version"],
+        cxx_compiler=facts["cxx_compiler"],
+        cxx_compiler_id=facts["cxx_compiler_id"],
+        cxx_compiler_version=facts["cxx_compiler_version"],
+        cuda_version=facts["cuda_version"] or summary.cuda_version,
+        nvcc=facts["nvcc"],
+        cuda_host_compiler=facts["cuda_host_compiler"],
+        cudnn_version=facts["cudnn_version"] or _cudnn_version(summary.cudnn),
+        cuda_toolkit_root=_toolkit_root(plan, facts["nvcc"]) if cuda else None,
+        launcher=plan.launcher,
+        jobs=plan.jobs,
+    )
     return Manifest(
         opencv_version=summary.opencv_version or tree.opencv_version,
         prefix=str(plan.prefix),
         build_dir=str(plan.build_dir),
-        recipe={
-            "name": plan.recipe,
-            "path": str(plan.recipe_path),
-            "cuda": _truthy(plan.option("WITH_CUDA")),
-            "python": plan.python is not None,
-            "build_type": plan.build_type,
-            "modules": list(plan.modules),
-        },
+        recipe=RecipeFacts(
+            name=plan.recipe,
+            path=str(plan.recipe_path),
+            cuda=cuda,
+            python=plan.python is not None,
+            build_type=plan.build_type,
+            modules=tuple(plan.modules),
+        ),
         cmake_options=dict(plan.cmake_options),
-        arch={
-            "bin": list(plan.arch.bin),
-            "ptx": list(plan.arch.ptx),
-            "origin": plan.arch.origin,
-            "requested": plan.arch.requested,
-        },
+        arch=plan.arch,
         toolchain=toolchain,
-        source={
-            "kind": tree.spec.kind,
-            "location": tree.spec.location,
-            "sha256": tree.sha256,
-            "opencv_version": tree.opencv_version,
-            "opencv_dir": str(tree.opencv_dir),
-            "contrib_dir": str(tree.contrib_dir) if tree.contrib_dir else None,
-            "pruned": tree.pruned,
-            "commits": dict(tree.commits) if tree.commits else None,
-        },
+        source=tree,
         durations=dict(durations),
-        patches=[p.to_json() for p in applied],
-        python=python,
-        summary=summary.to_json(),
-        created=_now(),
+        patches=tuple(applied),
+        python=PythonFacts.of(plan.python, module_dir) if plan.python is not None else None,
+        summary=summary,
+        created=now(),
         tool_version=__version__,
     )
 
@@ -537,10 +334,10 @@ def execute(
             if decision.needed:
                 with console.step(f"configure ({decision.reason})"):
                     if decision.fresh:
-                        _clear_cmake_cache(build_dir, marker)
+                        clear_cmake_cache(build_dir, marker)
                     marker = {**marker, "configured": None}
-                    _write_marker(build_dir, marker)
-                    with _line_status("configure") as show:
+                    write_marker(build_dir, marker)
+                    with line_status("configure") as show:
                         result = _run_step(
                             "configure",
                             plan.configure_command(),
@@ -553,13 +350,11 @@ def execute(
                 marker = {
                     **marker,
                     "configured": {
-                        "hash": plan_hash(plan),
-                        "source_dir": str(plan.source_dir),
-                        "options": dict(plan.cmake_options),
-                        "at": _now(),
+                        **ConfigureRecord.of(plan.configure_command(), plan.source_dir).to_json(),
+                        "at": now(),
                     },
                 }
-                _write_marker(build_dir, marker)
+                write_marker(build_dir, marker)
             else:
                 console.info(f"configure: skipped ({decision.reason}; build dir {build_dir})")
             summary = parse_configure_summary(_log_text(configure_log))
@@ -591,7 +386,7 @@ def execute(
             step = "install"
             with lock_prefix(plan.prefix), staging_area(plan.prefix) as staging:
                 with console.step(f"install into {plan.prefix}"):
-                    with _line_status("install") as show:
+                    with line_status("install") as show:
                         result = _run_step(
                             "install",
                             plan.install_command(),

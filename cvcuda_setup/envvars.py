@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -60,6 +61,24 @@ def _opencv_dir(prefix: Path) -> Path | None:
     return hits[0].parent if hits else None
 
 
+def layout_env(prefix: Path, module_dirs: Sequence[Path] = ()) -> PrefixEnv:
+    """The prefix's environment from its layout: ``bin`` on PATH, ``lib``/``lib64`` on LD_LIBRARY_PATH, the
+    Python module folders on PYTHONPATH, pkg-config files and ``OpenCV_DIR`` where the prefix has them.
+
+    The one place the environment of a prefix is built; ``prefix_env`` is this plus the manifest's cv2 folder
+    and the checks that the prefix is a cvcuda-setup installation.
+    """
+    libs = [str(p) for p in (prefix / "lib", prefix / "lib64") if p.is_dir()]
+    prepend: dict[str, list[str]] = {"PATH": [str(prefix / "bin")], "LD_LIBRARY_PATH": libs}
+    if module_dirs:
+        prepend["PYTHONPATH"] = [str(p) for p in dict.fromkeys(module_dirs)]
+    pkgconfig = [str(p) for p in (prefix / "lib" / "pkgconfig", prefix / "lib64" / "pkgconfig") if p.is_dir()]
+    if pkgconfig:
+        prepend["PKG_CONFIG_PATH"] = pkgconfig
+    opencv_dir = _opencv_dir(prefix)
+    return PrefixEnv(prefix, {"OpenCV_DIR": str(opencv_dir)} if opencv_dir else {}, prepend)
+
+
 def prefix_env(prefix: Path) -> PrefixEnv:
     """What ``cvcuda-setup env`` exports for ``prefix``; ``UsageError`` when it has no cvcuda-setup OpenCV."""
     prefix = prefix.expanduser().resolve()
@@ -69,8 +88,7 @@ def prefix_env(prefix: Path) -> PrefixEnv:
             f"{prefix} holds no cvcuda-setup installation (no {MANIFEST_RELPATH})",
             hint=f"build one first: cvcuda-setup build --prefix {prefix}",
         )
-    opencv_dir = _opencv_dir(prefix)
-    if opencv_dir is None:
+    if _opencv_dir(prefix) is None:
         raise UsageError(
             f"{prefix} has a manifest but no OpenCV (no lib/cmake/opencv*/OpenCVConfig.cmake)",
             hint=f"the install is damaged: rebuild with cvcuda-setup build --prefix {prefix}",
@@ -78,14 +96,7 @@ def prefix_env(prefix: Path) -> PrefixEnv:
     module_dir = manifest.module_dir
     if module_dir is None or not module_dir.is_dir():
         module_dir = find_module_dir(prefix)
-    libs = [str(p) for p in (prefix / "lib", prefix / "lib64") if p.is_dir()]
-    prepend: dict[str, list[str]] = {"PATH": [str(prefix / "bin")], "LD_LIBRARY_PATH": libs}
-    if module_dir is not None:
-        prepend["PYTHONPATH"] = [str(module_dir.parent)]
-    pkgconfig = [str(p) for p in (prefix / "lib" / "pkgconfig", prefix / "lib64" / "pkgconfig") if p.is_dir()]
-    if pkgconfig:
-        prepend["PKG_CONFIG_PATH"] = pkgconfig
-    return PrefixEnv(prefix, {"OpenCV_DIR": str(opencv_dir)}, prepend)
+    return layout_env(prefix, [module_dir.parent] if module_dir is not None else [])
 
 
 def render(env: PrefixEnv, shell: Shell) -> str:

@@ -56,12 +56,6 @@ class InstallError(CvCudaSetupError):
     return_code = 2
 
 
-class NotImplementedYet(CvCudaSetupError):
-    """A command whose issue is not done yet: says so plainly, exit 2, never pretends to work."""
-
-    return_code = 2
-
-
 class NoGpuError(CvCudaSetupError):
     """A command needs a CUDA device and none is visible."""
 

@@ -1,35 +1,39 @@
-"""Atomic install into the prefix: ``cmake --install`` into a staging dir (``DESTDIR``), then swap it in.
+"""Installing into a prefix without losing anything of the user's: checks, lock, staging, swap, cleanup.
 
-The staging dir is created next to the prefix (``<parent>/.<name>.cvcuda-setup-staging-XXXX``, so the same
-file system and renames are atomic) and is always removed afterwards. The staged prefix is checked (nothing
-installed outside the prefix), the manifest is written into it, then:
-
-- the prefix does not exist: one rename puts the staged tree there;
-- the prefix is ours (it holds ``share/cvcuda-setup/manifest.json``): it is renamed aside, the staged tree
-  renamed in, and the old one removed only after that succeeded (a failure renames it back). The whole
-  prefix is replaced: files put there by hand are removed with the old install;
-- the prefix is an empty directory: the staged entries are moved into it (the directory itself, which the
-  tool did not create, is kept);
-- the prefix is a non-empty directory the tool did not create: refused unless ``force``; with ``force`` the
-  staged entries are moved over it like ``cmake --install`` would write them; nothing else there is removed,
-  and this one case is not atomic.
+- ``refuse_system_prefix`` / ``check_prefix``: ``/``, ``$HOME`` (and its ancestors), system folders and
+  symlinks to them are refused; a non-empty prefix is the tool's only when every entry is listed, unchanged,
+  in its install record (``share/cvcuda-setup/files.json``, see :mod:`cvcuda_setup.record`); anything else
+  is refused naming the foreign entries (``--force`` installs beside them, never over them).
+  ``refuse_overlap``: a prefix inside or around the sources, build dir or cache is refused.
+- ``lock_prefix``: one run per prefix (a lock file next to it, held by the build from start to end; a second
+  run waits with ``--wait`` or is refused naming the holder). Taking it cleans what killed runs left.
+- ``staging_area``: ``cmake --install`` goes to ``<parent>/.<name>.cvcuda-setup-staging-XXXX``
+  (``DESTDIR``, same file system) holding a pid marker; removed afterwards whatever happens.
+- ``commit``: the staged tree (checked by ``outside_prefix``, then recorded) is put in place:
+  a missing prefix by one rename; the tool's own prefix it created by renaming the old one aside into
+  ``.<name>.cvcuda-setup-old-XXXX/old`` (pid marker beside it), renaming the new one in and removing the
+  old; an existing directory (empty, the tool's but not created by it, or foreign with ``--force``) by
+  moving the staged entries in, removing only old files the record proves ours.
+- ``clean_leftovers``: staging and ``-old-`` dirs whose marker names a dead process of this host are the
+  tool's and are removed (an old install whose prefix is missing, a kill between the two renames, is put
+  back instead); anything without such a marker is left alone.
 
 A failure before the swap leaves the previous install untouched.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 
 from cvcuda_setup.console import console
 from cvcuda_setup.errors import InstallError
+from cvcuda_setup.leftovers import MARKER, dead_owner, write_owner
 from cvcuda_setup.locking import hold_lock
 from cvcuda_setup.manifest import MANIFEST_RELPATH
 from cvcuda_setup.record import RECORD_RELPATH, Record, foreign_entries, read_record, scan, write_record
@@ -178,15 +182,19 @@ def _existing_ancestor(path: Path) -> Path:
     return path
 
 
-def lock_prefix(prefix: Path, *, wait: bool = False) -> AbstractContextManager[None]:
-    """Hold the prefix's lock (a file next to it) for the ``with`` block (a build: start to end)."""
-    return hold_lock(
+@contextmanager
+def lock_prefix(prefix: Path, *, wait: bool = False) -> Iterator[None]:
+    """Hold the prefix's lock (a file next to it) for the ``with`` block (a build: start to end); once it is
+    held, what killed runs left next to the prefix is cleaned (:func:`clean_leftovers`)."""
+    with hold_lock(
         prefix.parent / f".{prefix.name}.cvcuda-setup.lock",
         what=f"prefix {prefix}",
         error=InstallError,
         hint="wait for the other build to finish (or pass --wait), or choose another --prefix",
         wait=wait,
-    )
+    ):
+        clean_leftovers(prefix)
+        yield
 
 
 def refuse_overlap(prefix: Path, others: dict[str, Path | None]) -> None:
@@ -203,38 +211,32 @@ def refuse_overlap(prefix: Path, others: dict[str, Path | None]) -> None:
             )
 
 
-#: Written at the top of every staging dir: whose it is (a later run removes it once that pid is dead).
-STAGING_MARKER = ".cvcuda-setup-staging.json"
+#: Written at the top of every staging and ``-old-`` dir: whose it is (a later run removes it once that pid
+#: is dead).
+STAGING_MARKER = MARKER
+#: Inside an ``-old-`` dir: the previous install, renamed aside during a replacement.
+OLD_TREE = "old"
 
 
-def _pid_alive(pid: int) -> bool:
+def _leftovers(prefix: Path, kind: str) -> list[tuple[Path, int]]:
+    """``(dir, dead pid)`` of this prefix's ``kind`` dirs (staging, old) whose marker proves them ours."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        candidates = sorted(prefix.parent.glob(f".{prefix.name}.cvcuda-setup-{kind}-*"))
+    except OSError:
+        return []
+    found = []
+    for path in candidates:
+        pid = dead_owner(path, STAGING_MARKER)
+        if pid is not None:
+            found.append((path, pid))
+    return found
 
 
 def clean_stale_staging(prefix: Path) -> list[Path]:
     """Remove staging dirs next to the prefix left by a killed install: only ones holding our marker whose
     pid is dead (run under the prefix lock). Returns what was removed."""
     removed: list[Path] = []
-    try:
-        candidates = sorted(prefix.parent.glob(f".{prefix.name}.cvcuda-setup-staging-*"))
-    except OSError:
-        return removed
-    for path in candidates:
-        if path.is_symlink() or not path.is_dir():
-            continue
-        try:
-            info = json.loads((path / STAGING_MARKER).read_text(encoding="utf-8"))
-            pid = int(info["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # not provably ours: left alone
-        if pid == os.getpid() or _pid_alive(pid):
-            continue
+    for path, pid in _leftovers(prefix, "staging"):
         shutil.rmtree(path, ignore_errors=True)
         if not path.exists():
             console.info(f"removed {path}, left by a killed install (pid {pid})")
@@ -242,16 +244,43 @@ def clean_stale_staging(prefix: Path) -> list[Path]:
     return removed
 
 
+def clean_stale_old(prefix: Path) -> list[Path]:
+    """``-old-`` dirs left by a replacement that was killed: the old install is put back when the prefix is
+    missing (killed between the two renames), else removed (killed before it was removed). Only dirs with
+    our marker and a dead pid; returns what was removed or restored."""
+    done: list[Path] = []
+    for path, pid in _leftovers(prefix, "old"):
+        old = path / OLD_TREE
+        if not prefix.exists() and not prefix.is_symlink() and old.is_dir() and not old.is_symlink():
+            try:
+                os.rename(old, prefix)
+            except OSError as exc:
+                console.warn(f"could not put the previous install in {path} back at {prefix}: {exc.strerror}")
+                continue  # kept: it is the only copy
+            console.info(f"restored the previous install into {prefix} from {path} (pid {pid} was killed)")
+        if old.exists() or old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        if not old.exists():
+            shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            console.info(f"removed {path}, left by a killed install (pid {pid})")
+            done.append(path)
+    return done
+
+
+def clean_leftovers(prefix: Path) -> list[Path]:
+    """Everything killed runs left next to the prefix that is provably the tool's (staging, old)."""
+    return [*clean_stale_old(prefix), *clean_stale_staging(prefix)]
+
+
 @contextmanager
 def staging_area(prefix: Path) -> Iterator[Path]:
     """A fresh dir next to the prefix for ``DESTDIR``; removed (it is ours) whatever happens."""
     prefix.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_staging(prefix)
+    clean_leftovers(prefix)
     staging = Path(tempfile.mkdtemp(prefix=f".{prefix.name}.cvcuda-setup-staging-", dir=prefix.parent))
     try:
-        (staging / STAGING_MARKER).write_text(
-            json.dumps({"pid": os.getpid(), "prefix": str(prefix)}) + "\n", encoding="utf-8"
-        )
+        write_owner(staging, STAGING_MARKER, prefix=str(prefix))
         yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -340,14 +369,16 @@ def commit(staged: Path, prefix: Path, *, force: bool) -> PrefixState:
         os.rename(staged, prefix)
     elif state is PrefixState.OURS and created:
         aside = Path(tempfile.mkdtemp(prefix=f".{prefix.name}.cvcuda-setup-old-", dir=prefix.parent))
-        os.rmdir(aside)  # a unique name: rename needs the target absent (or an empty dir)
-        os.rename(prefix, aside)
+        write_owner(aside, STAGING_MARKER, prefix=str(prefix))  # a kill from here on: ours to clean
+        os.rename(prefix, aside / OLD_TREE)
         try:
             os.rename(staged, prefix)
         except OSError:
-            os.rename(aside, prefix)
+            os.rename(aside / OLD_TREE, prefix)
+            shutil.rmtree(aside, ignore_errors=True)
             raise
         try:
+            shutil.rmtree(aside / OLD_TREE)  # the old tree first: the marker goes last
             shutil.rmtree(aside)
         except OSError as exc:
             console.warn(

@@ -131,6 +131,23 @@ class SourceTree:
     commits: Mapping[str, str] | None = None
 
 
+TreeName = Literal["opencv", "opencv_contrib"]
+
+
+@dataclass(frozen=True)
+class AppliedPatch:
+    """A patch applied to one tree of the sources before configure."""
+
+    name: str
+    #: Where the patch was read from (the user's file); the tree keeps a copy.
+    path: Path
+    sha256: str
+    tree: TreeName
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "path": str(self.path), "sha256": self.sha256, "tree": self.tree}
+
+
 @dataclass(frozen=True)
 class PythonInfo:
     """The interpreter the bindings are built for, with what OpenCV's CMake must be told explicitly."""

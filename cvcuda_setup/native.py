@@ -26,83 +26,52 @@ import json
 import os
 import re
 import shlex
-import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cvcuda_setup import cmakedriver
 from cvcuda_setup.console import console
 from cvcuda_setup.errors import BuildError, ToolchainError, UsageError
 from cvcuda_setup.model import jsonable
+from cvcuda_setup.pluginenv import (
+    CudaRuntime,
+    OpenCVInfo,
+    TargetPython,
+    find_cuda_runtime,
+    find_opencv,
+    probe_target_python,
+    python_target_dir,
+    runtime_at,
+)
+from cvcuda_setup.tools import capture
+
+#: The plugin's stages; the facts it is built against (``pluginenv``) are re-exported for their callers.
+__all__ = [
+    "CudaRuntime",
+    "OpenCVInfo",
+    "PluginPlan",
+    "PluginResult",
+    "TargetPython",
+    "build_plugin",
+    "default_build_dir",
+    "find_cuda_runtime",
+    "find_opencv",
+    "native_source_dir",
+    "plan_plugin",
+    "probe_target_python",
+    "python_target_dir",
+    "run_plan",
+    "runtime_at",
+]
 
 #: The package the native sources ship in (``cvcuda_setup/_data/native`` in a wheel).
 PACKAGE_DIR = Path(__file__).resolve().parent
 TOOL_NAME = "cvcuda-zerocopy-check"
 LIBRARY_GLOB = "libcvcuda_zerocopy.so*"
 _TIMEOUT_S = 120
-
-
-# -- facts ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OpenCVInfo:
-    """The prefix's OpenCV as its CMake config describes it."""
-
-    cmake_dir: Path
-    version: str | None
-    #: Installed modules without the ``opencv_`` prefix (``OpenCV_LIB_COMPONENTS``).
-    modules: tuple[str, ...]
-
-    @property
-    def cuda(self) -> bool:
-        """Built with CUDA: it has CUDA modules (``cudev``, ``cudaarithm``, ...)."""
-        return any(m == "cudev" or m.startswith("cuda") for m in self.modules)
-
-    @property
-    def pipeline_modules(self) -> bool:
-        """Has what the check tool's pipeline needs (cudafilters + cudaimgproc)."""
-        return {"cudafilters", "cudaimgproc"} <= set(self.modules)
-
-
-@dataclass(frozen=True)
-class CudaRuntime:
-    """Where the CUDA runtime headers and library are, and how CMake is told."""
-
-    include_dir: Path
-    #: ``libcudart.so*`` given to CMake directly (pip wheel layout); None: FindCUDAToolkit finds it.
-    library: Path | None
-    #: The toolkit root for ``CUDAToolkit_ROOT`` (None for the wheel layout).
-    root: Path | None
-    #: ``"nvcc (PATH)"``, ``"CUDA_HOME"``, ``"/usr/local/cuda"``, ``"pip nvidia wheel"``...
-    origin: str
-
-    def cmake_options(self) -> list[tuple[str, str]]:
-        if self.library is not None:
-            return [
-                ("CVZC_CUDART_LIBRARY", str(self.library)),
-                ("CVZC_CUDA_INCLUDE_DIR", str(self.include_dir)),
-            ]
-        assert self.root is not None
-        return [("CUDAToolkit_ROOT", str(self.root))]
-
-
-@dataclass(frozen=True)
-class TargetPython:
-    """The interpreter the Python module is built for."""
-
-    executable: Path
-    version: str
-    site_dirs: tuple[Path, ...]
-    has_pip: bool
-    has_skbuild: bool
-    has_numpy: bool
-
-    @property
-    def short_version(self) -> str:
-        return ".".join(self.version.split(".")[:2])
 
 
 @dataclass(frozen=True)
@@ -251,198 +220,6 @@ def native_source_dir() -> Path:
     )
 
 
-_SET_RE = re.compile(
-    r"^\s*set\(\s*(OpenCV_VERSION|OpenCV_LIB_COMPONENTS)\s+([^)]*)\)", re.IGNORECASE | re.MULTILINE
-)
-
-
-def read_opencv_config(cmake_dir: Path) -> OpenCVInfo:
-    """Version and modules from ``OpenCVConfig.cmake`` (what ``find_package(OpenCV)`` will see)."""
-    text = (cmake_dir / "OpenCVConfig.cmake").read_text(encoding="utf-8", errors="replace")
-    version = None
-    modules: tuple[str, ...] = ()
-    for match in _SET_RE.finditer(text):
-        name, value = match.group(1).lower(), match.group(2).strip().strip('"')
-        if name == "opencv_version" and version is None:
-            version = value
-        elif name == "opencv_lib_components" and not modules:
-            items = [v for v in re.split(r"[;\s]+", value) if v]
-            modules = tuple(v.removeprefix("opencv_") for v in items)
-    return OpenCVInfo(cmake_dir=cmake_dir, version=version, modules=modules)
-
-
-def find_opencv(prefix: Path) -> OpenCVInfo:
-    """The prefix's OpenCV CMake package (``lib/cmake/opencv5`` before ``opencv4``); else ``UsageError``."""
-    if not prefix.is_dir():
-        raise UsageError(
-            f"--prefix {prefix} does not exist",
-            hint=f"build OpenCV into it first: cvcuda-setup build --prefix {prefix}",
-        )
-    for lib in ("lib", "lib64"):
-        for name in ("opencv5", "opencv4"):
-            cmake_dir = prefix / lib / "cmake" / name
-            if (cmake_dir / "OpenCVConfig.cmake").is_file():
-                return read_opencv_config(cmake_dir)
-    raise UsageError(
-        f"no OpenCV in prefix {prefix} (no lib/cmake/opencv5/OpenCVConfig.cmake, "
-        "nor lib/cmake/opencv4/OpenCVConfig.cmake)",
-        hint=f"build one first: cvcuda-setup build --prefix {prefix}",
-    )
-
-
-def _include_dir(root: Path) -> Path | None:
-    for inc in (root / "include", *sorted(root.glob("targets/*/include"))):
-        if (inc / "cuda_runtime.h").is_file():
-            return inc
-    return None
-
-
-def _wheel_runtime(site: Path) -> CudaRuntime | None:
-    """pip's NVIDIA wheels: ``nvidia/cu13/{include,lib}`` (CUDA 13) or ``nvidia/cuda_runtime`` (CUDA 12)."""
-    nvidia = site / "nvidia"
-    if not nvidia.is_dir():
-        return None
-    roots = [*sorted(nvidia.glob("cu[0-9]*"), reverse=True), nvidia / "cuda_runtime"]
-    for root in roots:
-        inc, lib = root / "include", root / "lib"
-        if not (inc / "cuda_runtime.h").is_file() or not lib.is_dir():
-            continue
-        libs = sorted(p for p in lib.iterdir() if re.match(r"^libcudart\.so(\.\d+)*$", p.name))
-        if libs:
-            return CudaRuntime(include_dir=inc, library=libs[-1], root=None, origin="pip nvidia wheel")
-    return None
-
-
-def find_cuda_runtime(
-    env: Mapping[str, str] | None = None, site_dirs: Sequence[Path] = (), *, use_nvcc: bool = True
-) -> CudaRuntime:
-    """The CUDA runtime headers + library (order in the module docstring); ``ToolchainError`` without."""
-    env = os.environ if env is None else env
-    searched: list[str] = []
-    if use_nvcc:
-        from cvcuda_setup.probe.toolkit import find_nvcc
-
-        nvcc = find_nvcc(env)
-        if nvcc is not None:
-            searched.append(f"nvcc {nvcc.path} (root {nvcc.root})")
-            inc = _include_dir(nvcc.root)
-            if inc is not None:
-                return CudaRuntime(
-                    include_dir=inc, library=None, root=nvcc.root, origin=f"nvcc ({nvcc.origin})"
-                )
-    for var in ("CUDA_HOME", "CUDA_PATH"):
-        if env.get(var):
-            root = Path(env[var])
-            searched.append(f"{var}={root}")
-            inc = _include_dir(root)
-            if inc is not None:
-                return CudaRuntime(include_dir=inc, library=None, root=root, origin=var)
-    from cvcuda_setup.probe.toolkit import DEFAULT_TOOLKIT
-
-    searched.append(str(DEFAULT_TOOLKIT))
-    inc = _include_dir(DEFAULT_TOOLKIT)
-    if inc is not None:
-        return CudaRuntime(include_dir=inc, library=None, root=DEFAULT_TOOLKIT, origin=str(DEFAULT_TOOLKIT))
-    for site in dict.fromkeys(site_dirs):
-        searched.append(f"{site}/nvidia")
-        found = _wheel_runtime(site)
-        if found is not None:
-            return found
-    raise ToolchainError(
-        "no CUDA toolkit: no cuda_runtime.h found (looked at " + ", ".join(searched) + ")",
-        hint="install the CUDA toolkit or set CUDA_HOME (pip's nvidia-cuda-runtime wheel also works)",
-    )
-
-
-_PY_SCRIPT = r"""
-import importlib.util, json, site, sys, sysconfig
-dirs = [sysconfig.get_paths().get("purelib"), sysconfig.get_paths().get("platlib")]
-try:
-    dirs += site.getsitepackages()
-except AttributeError:
-    pass
-if hasattr(site, "getusersitepackages"):
-    dirs.append(site.getusersitepackages())
-print(json.dumps({
-    "executable": sys.executable,
-    "version": "%d.%d.%d" % sys.version_info[:3],
-    "site_dirs": [d for d in dict.fromkeys(dirs) if d],
-    "pip": importlib.util.find_spec("pip") is not None,
-    "skbuild": importlib.util.find_spec("scikit_build_core") is not None,
-    "numpy": importlib.util.find_spec("numpy") is not None,
-}))
-"""
-
-
-def probe_target_python(executable: Path | str | None) -> TargetPython:
-    """Ask the interpreter for its version, site directories and whether pip/scikit-build-core/numpy exist."""
-    exe = str(executable) if executable else sys.executable
-    try:
-        proc = subprocess.run(
-            [exe, "-c", _PY_SCRIPT], capture_output=True, text=True, timeout=_TIMEOUT_S, check=False
-        )
-    except FileNotFoundError:
-        raise UsageError(
-            f"--python {exe} does not exist", hint="give the path of a Python 3 interpreter"
-        ) from None
-    except PermissionError:
-        raise UsageError(
-            f"--python {exe} is not executable", hint="give the path of a Python 3 interpreter"
-        ) from None
-    if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ToolchainError(f"the interpreter {exe} failed to describe itself: {tail}")
-    data = json.loads(proc.stdout)
-    return TargetPython(
-        executable=Path(data["executable"]),
-        version=str(data["version"]),
-        site_dirs=tuple(Path(d) for d in data["site_dirs"]),
-        has_pip=bool(data["pip"]),
-        has_skbuild=bool(data["skbuild"]),
-        has_numpy=bool(data["numpy"]),
-    )
-
-
-def python_target_dir(prefix: Path, python_version: str) -> tuple[Path, str | None]:
-    """Where the Python module goes: next to the prefix's cv2 (manifest, then a search), else
-    ``<prefix>/lib/pythonX.Y/site-packages``; plus a warning when that directory is for another Python."""
-    from cvcuda_setup.errors import CvCudaSetupError
-    from cvcuda_setup.manifest import find_module_dir, read_manifest
-
-    short = ".".join(python_version.split(".")[:2])
-    module_dir: Path | None = None
-    try:
-        manifest = read_manifest(prefix)
-    except CvCudaSetupError:
-        manifest = None
-    named = manifest.module_dir if manifest is not None else None
-    # a manifest copied along with its prefix names the original's cv2: only trust one inside this prefix
-    if named is not None and named.is_dir() and named.resolve().is_relative_to(prefix.resolve()):
-        module_dir = named
-    if module_dir is None:
-        module_dir = find_module_dir(prefix)
-    if module_dir is None:
-        return prefix / "lib" / f"python{short}" / "site-packages", None
-    target = module_dir.parent
-    match = re.search(r"python(\d+\.\d+)", str(target))
-    if match and match.group(1) != short:
-        return target, (
-            f"the prefix's cv2 is in {target} (Python {match.group(1)}), but the module is built for Python "
-            f"{short}: pass --python with the interpreter cv2 was built for"
-        )
-    return target, None
-
-
-def _configured_source(build_dir: Path) -> Path | None:
-    cache = build_dir / "CMakeCache.txt"
-    if not cache.is_file():
-        return None
-    for line in cache.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line.startswith("CMAKE_HOME_DIRECTORY:"):
-            return Path(line.split("=", 1)[1].strip())
-    return None
-
-
 def default_build_dir(prefix: Path) -> Path:
     """``<cache>/build/plugin-<hash of the prefix>``: one build tree per prefix, reused for rebuilds."""
     from cvcuda_setup.sources import default_cache_dir
@@ -462,8 +239,13 @@ def plan_plugin(
     build_type: str = "Release",
     env: Mapping[str, str] | None = None,
     skip_python_flag: str = "--no-python",
+    cuda_toolkit_root: Path | None = None,
+    target_python: TargetPython | None = None,
 ) -> PluginPlan:
-    """Locate everything and compute the commands; raises the first problem as one clear error."""
+    """Locate everything and compute the commands; raises the first problem as one clear error.
+
+    ``cuda_toolkit_root`` (the OpenCV build plan's toolkit) and ``target_python`` (the host's probe) are
+    used as given instead of searched for again."""
     from cvcuda_setup.tools import find_cmake, find_ninja
 
     if jobs < 1:
@@ -478,10 +260,12 @@ def plan_plugin(
             f"OpenCV {opencv.version or '?'} in {prefix} was built without CUDA: the plugin still builds "
             "(GpuMat is in core), but GPU views and the pipeline check need a CUDA build (--recipe minimal)"
         )
-    target_python: TargetPython | None = None
     target_dir: Path | None = None
-    if install_python:
+    if not install_python:
+        target_python = None
+    elif target_python is None:
         target_python = probe_target_python(python)
+    if target_python is not None:
         if not target_python.has_pip:
             raise ToolchainError(
                 f"pip is not installed for {target_python.executable}",
@@ -503,8 +287,8 @@ def plan_plugin(
             warnings.append(mismatch)
     site_dirs = list(target_python.site_dirs) if target_python else []
     site_dirs += [Path(p) for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
-    cuda = find_cuda_runtime(env, site_dirs)
-    configured = _configured_source(build_dir)
+    cuda = runtime_at(cuda_toolkit_root) if cuda_toolkit_root else find_cuda_runtime(env, site_dirs)
+    configured = cmakedriver.configured_source(build_dir)
     fresh = configured is not None and configured.resolve() != source.resolve()
     return PluginPlan(
         prefix=prefix,
@@ -557,15 +341,7 @@ def _check_python_module(plan: PluginPlan) -> Path:
         [str(plan.python_target), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
     )
     code = "import json, cvcuda_zerocopy as z; print(json.dumps({'file': z.__file__, 'v': z.__version__}))"
-    proc = subprocess.run(
-        [str(plan.python.executable), "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=_TIMEOUT_S,
-        check=False,
-        cwd=plan.build_dir,
-    )
+    proc = capture([plan.python.executable, "-c", code], env=env, timeout=_TIMEOUT_S, cwd=plan.build_dir)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise BuildError(
@@ -577,9 +353,7 @@ def _check_python_module(plan: PluginPlan) -> Path:
 
 def _check_tool(tool: Path) -> None:
     try:
-        proc = subprocess.run(
-            [str(tool), "--help"], capture_output=True, text=True, timeout=_TIMEOUT_S, check=False
-        )
+        proc = capture([tool, "--help"], timeout=_TIMEOUT_S)
     except OSError as exc:
         raise BuildError(f"the installed {tool.name} cannot run: {exc}") from None
     if proc.returncode != 0:
@@ -593,7 +367,16 @@ def run_plan(plan: PluginPlan) -> PluginResult:
         console.warn(warning)
     plan.build_dir.mkdir(parents=True, exist_ok=True)
     durations: dict[str, float] = {}
-    _step(plan, "configure", plan.configure_command(), durations)
+    configure = plan.configure_command()
+    unfresh = [a for a in configure if a != "--fresh"]  # the identity of the configuration
+    last = cmakedriver.read_stamp(plan.build_dir)
+    decision = cmakedriver.decide(plan.build_dir, unfresh, plan.source_dir, last)
+    if decision.needed or plan.fresh:
+        cmakedriver.forget_stamp(plan.build_dir)
+        _step(plan, "configure", configure, durations)
+        cmakedriver.write_stamp(plan.build_dir, cmakedriver.ConfigureRecord.of(unfresh, plan.source_dir))
+    else:
+        console.info(f"configure: skipped ({decision.reason}; build dir {plan.build_dir})")
     _step(plan, "build", plan.build_command(), durations)
     if plan.tests:
         _step(plan, "test", plan.test_command(), durations)
@@ -646,6 +429,8 @@ def build_plugin(
     tests: bool = False,
     install_python: bool = True,
     skip_python_flag: str = "--no-python",
+    cuda_toolkit_root: Path | None = None,
+    target_python: TargetPython | None = None,
 ) -> PluginResult:
     """Build and install the plugin into ``prefix`` (what ``build`` runs at its end and ``plugin`` runs)."""
     plan = plan_plugin(
@@ -656,5 +441,7 @@ def build_plugin(
         tests=tests,
         install_python=install_python,
         skip_python_flag=skip_python_flag,
+        cuda_toolkit_root=cuda_toolkit_root,
+        target_python=target_python,
     )
     return run_plan(plan)

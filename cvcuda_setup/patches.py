@@ -22,44 +22,25 @@ and a plan without patches gets back the pristine sources.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from cvcuda_setup.errors import BuildError, SourceError, ToolchainError, UsageError
+from cvcuda_setup.hashing import sha256_file
 from cvcuda_setup.locking import hold_lock
-from cvcuda_setup.model import SourceTree
+from cvcuda_setup.model import AppliedPatch, SourceTree, TreeName
 from cvcuda_setup.sources.cache import read_marker
 from cvcuda_setup.tools import run
 
 STATE_DIR = ".cvcuda-setup-patches"
-TreeName = Literal["opencv", "opencv_contrib"]
 
 
-@dataclass(frozen=True)
-class AppliedPatch:
-    name: str
-    #: Where the patch was read from (the user's file); the tree keeps a copy.
-    path: Path
-    sha256: str
-    tree: TreeName
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "path": str(self.path), "sha256": self.sha256, "tree": self.tree}
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+sha256_of = sha256_file  # the one implementation (cvcuda_setup.hashing)
 
 
 def tree_root(tree: SourceTree) -> Path:

@@ -12,7 +12,6 @@ type, size and sha256 (size + mtime_ns equal: the hash is not recomputed). Pytho
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -20,20 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cvcuda_setup.atomicio import write_json
 from cvcuda_setup.errors import InstallError
+from cvcuda_setup.hashing import sha256_file
 
 SCHEMA = "cvcuda-setup/files/1"
 RECORD_RELPATH = Path("share") / "cvcuda-setup" / "files.json"
 
 Entry = dict[str, Any]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def scan(root: Path, *, hashes: bool = True) -> dict[str, Entry]:
@@ -54,7 +47,7 @@ def scan(root: Path, *, hashes: bool = True) -> dict[str, Entry]:
             elif stat.S_ISREG(st.st_mode):
                 entry: Entry = {"type": "file", "size": st.st_size, "mtime_ns": st.st_mtime_ns}
                 if hashes:
-                    entry["sha256"] = _sha256(path)
+                    entry["sha256"] = sha256_file(path)
                 out[rel] = entry
             else:
                 out[rel] = {"type": "other"}
@@ -78,12 +71,7 @@ class Record:
 
 
 def write_record(root: Path, record: Record) -> Path:
-    path = root / RECORD_RELPATH
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record.to_json(), indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_json(root / RECORD_RELPATH, record.to_json(), indent=1)
 
 
 def read_record(prefix: Path) -> Record | None:
@@ -125,7 +113,7 @@ def _matches(root: Path, rel: str, have: Entry, want: Entry | None) -> bool:
         if want.get("mtime_ns") == have["mtime_ns"]:
             return True
         try:
-            return bool(want.get("sha256") == _sha256(root / rel))
+            return bool(want.get("sha256") == sha256_file(root / rel))
         except OSError:
             return False
     return bool(have["type"] == "dir")

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from cvcuda_setup.errors import ToolchainError, UsageError
+from cvcuda_setup.tools import capture
 
 #: Every variable :class:`CacheConfig` reads or writes; :meth:`CacheConfig.apply` rewrites exactly these.
 CONFIG_VARS = (
@@ -370,15 +371,7 @@ class Sccache:
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         try:
-            return subprocess.run(
-                [str(self.exe), *args],
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=COMMAND_TIMEOUT_S,
-                check=False,
-            )
+            return capture([self.exe, *args], env=self.env, timeout=COMMAND_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             raise ToolchainError(
                 f"sccache {' '.join(args)} did not answer within {COMMAND_TIMEOUT_S:.0f} s",

@@ -16,11 +16,12 @@ import shlex
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from cvcuda_setup.console import console
 from cvcuda_setup.errors import ToolchainError
@@ -90,7 +91,97 @@ class RunResult:
     output: str = ""
 
 
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+def capture(
+    cmd: Sequence[str | Path],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` (an argument list) to the end with stdin closed and stdout/stderr captured as text.
+
+    Never raises on the exit status; a missing program (``OSError``) or ``subprocess.TimeoutExpired`` goes
+    to the caller, which words it for its own step. The one place short commands (probes, checks) run.
+    """
+    return subprocess.run(
+        [str(a) for a in cmd],
+        env=None if env is None else dict(env),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_to_file(cmd: Sequence[str], handle: IO[str], *, env: Mapping[str, str] | None = None) -> int:
+    """Run ``cmd`` with stdout and stderr (merged) written to the open file ``handle``; its exit status."""
+    handle.flush()
+    proc = subprocess.run(
+        list(cmd),
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=None if env is None else dict(env),
+        check=False,
+    )
+    return proc.returncode
+
+
+def run_split(
+    cmd: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    on_stderr: Callable[[str], None] | None = None,
+) -> tuple[int, str]:
+    """Run ``cmd`` with stdout captured whole (a document) and stderr streamed line by line to
+    ``on_stderr``; ``(exit status, stdout)``. ``OSError`` when it cannot start; on ``timeout`` the child is
+    killed and ``subprocess.TimeoutExpired`` raised."""
+    proc = subprocess.Popen(
+        list(cmd),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        errors="replace",
+        env=None if env is None else dict(env),
+    )
+    chunks: list[str] = []
+
+    def pump_stderr() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if on_stderr is not None:
+                on_stderr(line.rstrip("\n"))
+
+    def collect_stdout() -> None:
+        assert proc.stdout is not None
+        chunks.append(proc.stdout.read())
+
+    readers = [threading.Thread(target=f, daemon=True) for f in (pump_stderr, collect_stdout)]
+    for reader in readers:
+        reader.start()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        for reader in readers:
+            reader.join(timeout=10)
+    return proc.returncode, "".join(chunks)
+
+
+def stop_group(proc: subprocess.Popen[Any]) -> None:
+    """Stop ``proc``'s process group (started with ``start_new_session=True``): SIGINT, SIGTERM, SIGKILL."""
+    _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen[Any]) -> None:
     """SIGINT the child's process group, then SIGTERM, then SIGKILL, each after a grace period."""
     for sig, grace in (
         (signal.SIGINT, STOP_GRACE_S[0]),

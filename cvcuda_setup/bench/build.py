@@ -1,6 +1,6 @@
 """``bench build``: what a recipe costs to build, known before building it.
 
-For a recipe: plan it exactly like ``cvcuda-setup build`` (``cli.build.select_arch`` / ``plan_build``), fetch
+For a recipe: plan it exactly like ``cvcuda-setup build`` (``pipeline.build.plan_build``), fetch
 the sources, run the real CMake configure into a scratch build directory and count the commands ninja would
 run (``ninja -t commands``): all of them, the compile commands and the CUDA compile commands. With
 ``--time`` it also builds: cold (an empty compiler cache of its own), then again into a fresh build directory
@@ -256,7 +256,8 @@ def ninja_commands(ninja: str, build_dir: Path) -> list[str]:
 
 def measure_recipe(recipe_name: str, options: BuildBenchOptions) -> RecipeCost:
     """Plan, fetch, configure and count one recipe (and, with ``time_builds``, build it cold and warm)."""
-    from cvcuda_setup.cli.build import plan_build, select_arch
+    from cvcuda_setup.host import Host
+    from cvcuda_setup.pipeline.build import plan_build, select_arch
     from cvcuda_setup.plan import build_dir_name, parse_override
     from cvcuda_setup.recipes import load_recipe
     from cvcuda_setup.sources import fetch, spec_from_cli
@@ -270,7 +271,8 @@ def measure_recipe(recipe_name: str, options: BuildBenchOptions) -> RecipeCost:
         options.sha256,
         options.source_base_url,
     )
-    selection = select_arch(recipe, options.arch, require_nvcc=recipe.cuda)
+    host = Host(python_request=options.python)
+    selection = select_arch(recipe, options.arch, host, require_nvcc=recipe.cuda)
     launcher = resolve_launcher(options.launcher) if options.time_builds else None
     defines = list(options.defines)
     if launcher is not None:
@@ -285,7 +287,7 @@ def measure_recipe(recipe_name: str, options: BuildBenchOptions) -> RecipeCost:
         cache_dir=cache,
         prefix=run_dir / "prefix-never-installed",
         build_dir=build_dir,
-        python=options.python,
+        host=host,
         jobs=options.jobs,
         launcher="none",
         defines=defines,

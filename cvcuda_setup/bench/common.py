@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from cvcuda_setup.errors import BuildError, CvCudaSetupError, NoGpuError, ToolchainError, UsageError
 from cvcuda_setup.model import GpuDevice
+from cvcuda_setup.tools import run_to_file
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 MIN_SIDE = 16
@@ -110,17 +110,6 @@ def cuda_arch_of(gpu: GpuDevice) -> str:
     return f"{gpu.major}{gpu.minor}"
 
 
-def default_prefix() -> Path:
-    """The tool's default install prefix (``cvcuda_setup.envvars.DEFAULT_PREFIX``) or a usage error."""
-    try:
-        from cvcuda_setup.envvars import DEFAULT_PREFIX
-    except ImportError:
-        raise UsageError(
-            "no --prefix given", hint="pass --prefix, the folder OpenCV was installed into"
-        ) from None
-    return Path(DEFAULT_PREFIX).expanduser()
-
-
 def log_excerpt(path: Path, *, tail: int = 12) -> str:
     """The first ``CMake Error`` block of a log (what went wrong), else its last ``tail`` lines."""
     try:
@@ -155,18 +144,11 @@ def run_logged(argv: Sequence[str], log: Path, what: str, env: Mapping[str, str]
     start = time.monotonic()
     with log.open("a", encoding="utf-8") as handle:
         handle.write("$ " + shlex.join(list(argv)) + "\n")
-        handle.flush()
         try:
-            proc = subprocess.run(
-                list(argv),
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                env=None if env is None else dict(env),
-                check=False,
-            )
+            returncode = run_to_file(argv, handle, env=env)
         except FileNotFoundError:
             raise ToolchainError(f"{argv[0]} not found") from None
     seconds = time.monotonic() - start
-    if proc.returncode != 0:
-        raise BuildError(f"{what} failed (exit {proc.returncode}); log: {log}\n{log_excerpt(log)}")
+    if returncode != 0:
+        raise BuildError(f"{what} failed (exit {returncode}); log: {log}\n{log_excerpt(log)}")
     return seconds

@@ -11,21 +11,22 @@ import hashlib
 import json
 import os
 import subprocess
-import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import cvcuda_setup
+from cvcuda_setup import cmakedriver
 from cvcuda_setup.bench.common import BenchError, run_logged
 from cvcuda_setup.console import console
+from cvcuda_setup.envvars import layout_env
 from cvcuda_setup.errors import BuildError, NoGpuError, ToolchainError, UsageError
+from cvcuda_setup.tools import run_split
 
 TOOL_NAME = "cvcuda-zerocopy-bench"
 #: Exit code of the tool when it sees no usable CUDA device.
 EXIT_NO_DEVICE = 3
-_STAMP = ".cvcuda-setup-bench-configured.json"
 
 
 def bench_source_dir() -> Path:
@@ -42,12 +43,9 @@ def bench_source_dir() -> Path:
 
 
 def prefix_env(prefix: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment the tool runs in: the prefix's ``lib``/``lib64`` first on ``LD_LIBRARY_PATH``."""
+    """The environment the tool runs in: ``base`` with the prefix's environment (``envvars.layout_env``)."""
     env = dict(os.environ if base is None else base)
-    libs = [str(p) for p in (prefix / "lib", prefix / "lib64") if p.is_dir()]
-    old = env.get("LD_LIBRARY_PATH", "")
-    env["LD_LIBRARY_PATH"] = os.pathsep.join([*libs, *([old] if old else [])])
-    return env
+    return {**env, **layout_env(prefix).resolved(env)}
 
 
 def _tool_paths() -> tuple[str, str]:
@@ -113,14 +111,17 @@ def build_tool(prefix: Path, *, cache_dir: Path, cuda_arch: str, jobs: int | Non
         ninja=ninja,
         nvcc=str(nvcc.path) if nvcc else None,
     )
-    stamp = build / _STAMP
-    configured = stamp.is_file() and (build / "build.ninja").is_file() and _read_json(stamp) == {"args": args}
+    configure = [cmake, *args]
+    decision = cmakedriver.decide(build, configure, source, cmakedriver.read_stamp(build))
     with console.step(f"build {TOOL_NAME} against {prefix}"):
-        if not configured:
+        if decision.needed:
+            cmakedriver.forget_stamp(build)
             run_logged(
-                [cmake, *args], log, "configuring the benchmark (is OpenCV with CUDA and the plugin there?)"
+                cmakedriver.with_fresh(configure) if decision.fresh else configure,
+                log,
+                "configuring the benchmark (is OpenCV with CUDA and the plugin there?)",
             )
-            stamp.write_text(json.dumps({"args": args}), encoding="utf-8")
+            cmakedriver.write_stamp(build, cmakedriver.ConfigureRecord.of(configure, source))
         build_cmd = [cmake, "--build", str(build), "--target", TOOL_NAME]
         if jobs:
             build_cmd += ["--parallel", str(jobs)]
@@ -131,53 +132,24 @@ def build_tool(prefix: Path, *, cache_dir: Path, cuda_arch: str, jobs: int | Non
     return exe
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
 def run_tool(
     exe: Path, args: Sequence[str], *, env: Mapping[str, str], timeout: float = 3600.0
 ) -> dict[str, Any]:
     """Run the tool, echoing its stderr live; its JSON document, or a typed error by its exit code."""
     argv = [str(exe), *args]
     tail: deque[str] = deque(maxlen=40)
+
+    def echo(line: str) -> None:
+        tail.append(line)
+        console.info(line)
+
     try:
-        proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace", env=dict(env)
-        )
+        returncode, stdout = run_split(argv, env=env, timeout=timeout, on_stderr=echo)
     except OSError as exc:
         raise BenchError(f"cannot run {exe}: {exc}") from None
-
-    chunks: list[str] = []
-
-    def pump_stderr() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            line = line.rstrip("\n")
-            tail.append(line)
-            console.info(line)
-
-    def collect_stdout() -> None:
-        assert proc.stdout is not None
-        chunks.append(proc.stdout.read())
-
-    readers = [threading.Thread(target=f, daemon=True) for f in (pump_stderr, collect_stdout)]
-    for reader in readers:
-        reader.start()
-    try:
-        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
         raise BenchError(f"{exe.name} {' '.join(args[:1])} timed out after {timeout:.0f} s") from None
-    finally:
-        for reader in readers:
-            reader.join(timeout=10)
-    stdout = "".join(chunks)
-    return interpret(proc.returncode, stdout, list(tail), exe.name)
+    return interpret(returncode, stdout, list(tail), exe.name)
 
 
 def interpret(

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import sys
-from importlib import import_module
 from typing import Any
 
 import typer
 import typer.main
 
 from cvcuda_setup import __version__
+from cvcuda_setup.cli import bench as bench_cmd
+from cvcuda_setup.cli import build as build_cmd
+from cvcuda_setup.cli import ci as ci_cmd
+from cvcuda_setup.cli import dockerfile as dockerfile_cmd
+from cvcuda_setup.cli import doctor as doctor_cmd
+from cvcuda_setup.cli import env as env_cmd
+from cvcuda_setup.cli import plugin as plugin_cmd
+from cvcuda_setup.cli import recipes as recipes_cmd
+from cvcuda_setup.cli import verify as verify_cmd
+from cvcuda_setup.cli import wheel as wheel_cmd
 from cvcuda_setup.cli.common import guard as guard
 from cvcuda_setup.console import console
 from cvcuda_setup.errors import CvCudaSetupError
@@ -29,20 +38,6 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-#: Command modules, each with a ``register(app)`` function; one command (or group) per module.
-COMMAND_MODULES = (
-    "build",
-    "plugin",
-    "verify",
-    "doctor",
-    "env",
-    "recipes",
-    "bench",
-    "ci",
-    "dockerfile",
-    "wheel",
-)
-
 
 def _version(value: bool) -> None:
     if value:
@@ -59,18 +54,20 @@ def _root(
     """cvcuda-setup: build, install and verify CUDA OpenCV."""
 
 
-def _register_all() -> None:
-    for name in COMMAND_MODULES:
-        try:
-            module = import_module(f"cvcuda_setup.cli.{name}")
-        except ModuleNotFoundError as exc:  # a command whose module is not written yet
-            if exc.name != f"cvcuda_setup.cli.{name}":
-                raise
-            continue
-        module.register(app)
-
-
-_register_all()
+#: One command (or group) per module, each with a ``register(app)`` function; in ``--help`` order.
+for _module in (
+    build_cmd,
+    plugin_cmd,
+    verify_cmd,
+    doctor_cmd,
+    env_cmd,
+    recipes_cmd,
+    bench_cmd,
+    ci_cmd,
+    dockerfile_cmd,
+    wheel_cmd,
+):
+    _module.register(app)
 
 
 def _click_exception() -> type[Exception]:

@@ -14,7 +14,6 @@ from cvcuda_setup.bench.common import (
     BenchError,
     cuda_arch_of,
     cuda_archs_of,
-    default_prefix,
     output_target,
     parse_sizes,
     require_gpu,
@@ -22,6 +21,7 @@ from cvcuda_setup.bench.common import (
 )
 from cvcuda_setup.cli.common import OpenCvVersionOption, guard
 from cvcuda_setup.console import console
+from cvcuda_setup.envvars import default_prefix
 from cvcuda_setup.errors import UsageError
 
 bench_app = typer.Typer(

@@ -1,8 +1,7 @@
-"""``cvcuda-setup build``: recipe -> plan -> (doctor) -> fetch -> cmake -> install -> plugin."""
+"""``cvcuda-setup build``: parse the options, run ``pipeline.build``, render the plan or the result."""
 
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
 
@@ -10,9 +9,9 @@ import typer
 
 from cvcuda_setup.cli.common import OpenCvVersionOption, guard
 from cvcuda_setup.console import console
-from cvcuda_setup.errors import ToolchainError, UsageError
-from cvcuda_setup.model import ArchSelection, BuildPlan, GpuDevice, Recipe, SourceSpec
-from cvcuda_setup.plan import PlanInputs, build_dir_name, make_plan, parse_override
+from cvcuda_setup.errors import UsageError
+from cvcuda_setup.host import LAUNCHERS, Host
+from cvcuda_setup.pipeline.build import BuildRequest, plan_request, run_build, write_bundle
 from cvcuda_setup.recipes import load_recipe
 
 EXAMPLES = """
@@ -30,131 +29,6 @@ Examples (--arch auto, the default, asks this host's GPUs; without one name the 
 
   cvcuda-setup build --recipe minimal --source minimal-5.1.0.tar.xz   (build from it, no network)
 """
-
-
-def select_arch(recipe: Recipe, arch_text: str, *, require_nvcc: bool) -> ArchSelection:
-    """Parse ``--arch`` (asking the GPUs for ``auto``) and validate it against the chosen nvcc."""
-    return select_arch_and_toolkit(recipe, arch_text, require_nvcc=require_nvcc)[0]
-
-
-def select_arch_and_toolkit(
-    recipe: Recipe, arch_text: str, *, require_nvcc: bool
-) -> tuple[ArchSelection, Path | None]:
-    """As ``select_arch``, also returning the root of the toolkit whose nvcc validated the arches."""
-    from cvcuda_setup.arch import parse_arch, validate_arch
-    from cvcuda_setup.probe.gpu import probe_gpus
-    from cvcuda_setup.probe.toolkit import find_nvcc
-
-    if not recipe.cuda:
-        return ArchSelection(bin=(), ptx=(), origin="none", requested=arch_text), None
-    devices: tuple[GpuDevice, ...] = ()
-    probe_error = None
-    if arch_text.strip().lower() == "auto":
-        probe = probe_gpus()
-        devices, probe_error = probe.devices, probe.error
-    selection = parse_arch(arch_text, devices, probe_error=probe_error)
-    if selection.origin == "auto":
-        console.info(
-            "--arch auto: "
-            + ", ".join(f"GPU {d.index} {d.name} (sm_{d.major}{d.minor})" for d in selection.devices)
-            + f" -> CUDA_ARCH_BIN={selection.cuda_arch_bin}"
-        )
-    nvcc = find_nvcc()
-    if nvcc is None:
-        if require_nvcc:
-            raise ToolchainError(
-                "no nvcc found (looked at PATH, CUDA_HOME/CUDA_PATH, /usr/local/cuda, pip's nvidia wheels)",
-                hint="install the CUDA toolkit or set CUDA_HOME",
-            )
-        console.warn("no nvcc found: the arch values were not checked against a CUDA toolkit")
-        return selection, None
-    label = f"nvcc {nvcc.version} at {nvcc.path}"
-    return validate_arch(selection, nvcc.gpu_codes, nvcc.gpu_archs, nvcc=label), nvcc.root
-
-
-def _default_jobs(cuda: bool) -> int:
-    try:
-        from cvcuda_setup.probe.hostinfo import default_jobs
-    except ImportError:
-        return max(1, os.cpu_count() or 1)
-    return default_jobs(cuda)
-
-
-def _tools() -> tuple[str, str]:
-    try:
-        from cvcuda_setup.tools import find_cmake, find_ninja
-    except ImportError:
-        return "cmake", "ninja"
-    return str(find_cmake()), str(find_ninja())
-
-
-def _default_prefix() -> Path:
-    try:
-        from cvcuda_setup.envvars import DEFAULT_PREFIX
-    except ImportError:
-        return Path(os.environ.get("CVCUDA_SETUP_PREFIX", "~/.local/opt/cvcuda-opencv")).expanduser()
-    return Path(DEFAULT_PREFIX).expanduser()
-
-
-def plan_build(
-    *,
-    recipe: Recipe,
-    arch: ArchSelection,
-    spec: SourceSpec,
-    cache_dir: Path,
-    prefix: Path,
-    build_dir: Path | None,
-    python: str | None,
-    jobs: int | None,
-    launcher: str,
-    defines: list[str],
-    patches: list[Path],
-    cuda_toolkit_root: Path | None = None,
-) -> BuildPlan:
-    from cvcuda_setup.sources import expected_tree
-
-    overrides = tuple(parse_override(d) for d in defines)
-    opencv_dir, contrib_dir = expected_tree(spec, cache_dir, need_contrib=recipe.contrib)
-    py = None
-    if recipe.python:
-        from cvcuda_setup.probe.python import probe_python
-
-        py = probe_python(python)
-    resolved_launcher = None
-    if launcher != "none":
-        try:
-            from cvcuda_setup.cmake import resolve_launcher
-        except ImportError:
-            resolved_launcher = None
-        else:
-            resolved_launcher = resolve_launcher(launcher)
-    if jobs is not None and jobs < 1:
-        raise UsageError(f"--jobs {jobs} must be at least 1")
-    cmake_exe, ninja_exe = _tools()
-    return make_plan(
-        PlanInputs(
-            recipe=recipe,
-            arch=arch,
-            source=spec,
-            source_dir=opencv_dir,
-            contrib_dir=contrib_dir,
-            build_dir=(
-                build_dir
-                or cache_dir / "build" / build_dir_name(recipe, spec.opencv_version, arch, overrides)
-            )
-            .expanduser()
-            .resolve(),
-            prefix=prefix.expanduser().resolve(),
-            jobs=jobs or _default_jobs(recipe.cuda),
-            python=py,
-            overrides=overrides,
-            launcher=resolved_launcher,
-            patches=tuple(p.expanduser().resolve() for p in patches),
-            cmake=cmake_exe,
-            ninja=ninja_exe,
-            cuda_toolkit_root=cuda_toolkit_root,
-        )
-    )
 
 
 @guard
@@ -202,13 +76,18 @@ def build(
         False, "--no-plugin-python", help="Build the plugin's C++ side only, not its Python module."
     ),
     wait: bool = typer.Option(False, "--wait", help="Wait for another build into the same prefix to end."),
+    extract_limit: list[str] = typer.Option(
+        [],
+        "--extract-limit",
+        help="Raise an archive extraction bound: KEY=N, KEY bytes, members or name-length (repeatable).",
+    ),
 ) -> None:
     """Build and install OpenCV with CUDA from a recipe."""
-    from cvcuda_setup.sources import default_cache_dir, fetch, spec_from_cli
+    from cvcuda_setup.sources import default_cache_dir, spec_from_cli
 
     if json_out and not dry_run:
         raise UsageError("--json needs --dry-run", hint="add --dry-run to print the plan as JSON")
-    if launcher not in ("auto", "ccache", "sccache", "none"):
+    if launcher not in LAUNCHERS:
         raise UsageError(f"--launcher {launcher!r} is not one of auto, ccache, sccache, none")
     if patch_sha256 and len(patch_sha256) != len(patch):
         raise UsageError(
@@ -217,6 +96,9 @@ def build(
     for p in patch:
         if not p.is_file():
             raise UsageError(f"--patch {str(p)!r} does not exist")
+    from cvcuda_setup.sources.extract import limits_with
+
+    bounds = limits_with(extract_limit)  # the environment's and the options' bounds, checked up front
     recipe = load_recipe(recipe_name)
     cache = (cache_dir or default_cache_dir()).expanduser().resolve()
     from cvcuda_setup.sources.cache import check_cache_dir
@@ -231,33 +113,31 @@ def build(
     )
 
     if bundle is not None:
-        _write_bundle(recipe, spec, cache, bundle, define)
+        console.print(str(write_bundle(recipe, spec, cache, bundle, define, bounds)))
         return
 
-    selection, toolkit_root = select_arch_and_toolkit(recipe, arch, require_nvcc=not dry_run)
-    plan = plan_build(
+    request = BuildRequest(
         recipe=recipe,
-        arch=selection,
         spec=spec,
         cache_dir=cache,
-        prefix=prefix or _default_prefix(),
+        arch=arch,
+        prefix=prefix,
         build_dir=build_dir,
-        python=python,
         jobs=jobs,
-        launcher=launcher if not dry_run else ("none" if launcher == "auto" else launcher),
-        defines=define,
-        patches=patch,
-        cuda_toolkit_root=toolkit_root,
+        launcher=launcher,
+        defines=tuple(define),
+        patches=tuple(patch),
+        patch_sha256=tuple(patch_sha256),
+        dry_run=dry_run,
+        force=force,
+        doctor=not no_doctor,
+        plugin=not no_plugin,
+        plugin_python=not no_plugin_python,
+        wait=wait,
+        limits=bounds,
     )
-    from cvcuda_setup.install import check_prefix, lock_prefix, refuse_overlap
-
-    places = {
-        "source tree": plan.source_dir,
-        "contrib tree": plan.contrib_dir,
-        "build directory": plan.build_dir,
-    }
-    refuse_overlap(plan.prefix, {**places, "cache": cache})
-    check_prefix(plan.prefix, force=force)  # before any download (and in --dry-run)
+    host = Host(python_request=python)  # probed once, lazily, for the whole command
+    plan = plan_request(request, host)
     if dry_run:
         if json_out:
             console.json(plan.to_json())
@@ -265,87 +145,10 @@ def build(
             for line in plan.shell_lines():
                 console.print(line)
         return
-
-    with lock_prefix(plan.prefix, wait=wait):  # held from here through install and plugin
-        check_prefix(plan.prefix, force=force)
-        if not no_doctor:
-            _preflight(recipe, arch, spec.opencv_version, python, plan, not no_plugin, not no_plugin_python)
-        with console.step(f"fetch sources ({spec.kind})"):
-            tree = fetch(spec, cache, need_contrib=recipe.contrib)
-        from cvcuda_setup.cmake import execute
-
-        patch_pairs = [(p, patch_sha256[i] if patch_sha256 else None) for i, p in enumerate(plan.patches)]
-        execute(plan, tree, force=force, patches=patch_pairs)
-        if not no_plugin:
-            from cvcuda_setup.native import build_plugin
-
-            with console.step("zero-copy plugin"):
-                build_plugin(
-                    plan.prefix,
-                    python=plan.python.executable if plan.python else None,
-                    build_dir=plan.build_dir / "plugin",
-                    jobs=plan.jobs,
-                    install_python=not no_plugin_python,
-                    skip_python_flag="--no-plugin-python",
-                )
+    run_build(request, plan, host)
     console.info(
         f"installed into {plan.prefix}; next: cvcuda-setup verify --prefix {shlex.quote(str(plan.prefix))}"
     )
-
-
-def _preflight(
-    recipe: Recipe,
-    arch: str,
-    version: str,
-    python: str | None,
-    plan: BuildPlan,
-    plugin: bool,
-    plugin_python: bool,
-) -> None:
-    """doctor for the whole job (OpenCV, its bindings, the plugin), on the build dir and prefix it uses."""
-    from cvcuda_setup.doctor import exit_code, render, run_doctor
-
-    with console.step("doctor (preflight; skip with --no-doctor)"):
-        findings = run_doctor(
-            recipe,
-            arch,
-            version,
-            python=python,
-            prefix=plan.prefix,
-            build_dir=plan.build_dir,
-            plugin=plugin,
-            plugin_python=plugin_python,
-        )
-    if exit_code(findings) >= 2:
-        render(findings, console)
-        errors = [f for f in findings if f.level == "error"]
-        raise ToolchainError(
-            f"doctor found {len(errors)} error(s) before the build: {errors[0].message}",
-            hint=errors[0].fix or "see the table above; --no-doctor skips these checks",
-        )
-
-
-def _write_bundle(recipe: Recipe, spec: SourceSpec, cache: Path, out: Path, defines: list[str]) -> None:
-    from cvcuda_setup.modules import closure
-    from cvcuda_setup.sources import fetch, make_bundle
-    from cvcuda_setup.sources.bundle import Pruning, all_modules
-
-    options: dict[str, object] = dict(recipe.cmake)
-    options.update(parse_override(d) for d in defines)
-    with console.step(f"fetch sources ({spec.kind})"):
-        tree = fetch(spec, cache, need_contrib=recipe.contrib)
-    mods = closure(recipe.modules, tree.opencv_version, python=recipe.python)
-    every = not mods
-    pruning = Pruning.for_options(options, all_modules=every)
-    with console.step(f"bundle for recipe {recipe.name}" + (" (every module)" if every else "")):
-        path = make_bundle(
-            tree,
-            all_modules(tree) if every else mods,
-            recipe.bundle_keep,
-            out.expanduser().resolve(),
-            pruning=pruning,
-        )
-    console.print(str(path))
 
 
 def register(app: typer.Typer) -> None:

@@ -78,7 +78,8 @@ def ci(
         bool, typer.Option("--json", help="Print summary.json to stdout instead of the summary lines.")
     ] = False,
 ) -> None:
-    from cvcuda_setup.ci import CiOptions, run_ci, summary_lines
+    from cvcuda_setup.ci import run_ci
+    from cvcuda_setup.ci_plan import CiOptions, summary_lines
     from cvcuda_setup.envvars import default_prefix
 
     options = CiOptions(

@@ -8,11 +8,20 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from cvcuda_setup.doctor import checks, codec, sourcever
+from cvcuda_setup.doctor import codec, sourcever
+from cvcuda_setup.doctor.check_compiler import check_compat, check_compiler
+from cvcuda_setup.doctor.check_gpu import check_driver, check_gpu
+from cvcuda_setup.doctor.check_host import check_host
+from cvcuda_setup.doctor.check_python import check_plugin, check_python
+from cvcuda_setup.doctor.check_sources import check_sources
+from cvcuda_setup.doctor.check_toolkit import check_libraries, check_toolkit, select_arch
+from cvcuda_setup.doctor.facts import MIN_CMAKE, DiskUse, Facts, Needs
 from cvcuda_setup.doctor.findings import Finding
 from cvcuda_setup.errors import CvCudaSetupError
-from cvcuda_setup.model import Recipe
+from cvcuda_setup.host import Host
+from cvcuda_setup.model import ArchSelection, BuildPlan, Recipe
 from cvcuda_setup.probe import compiler, gpu, hostinfo, pydists, toolkit
+from cvcuda_setup.sources.cache import default_cache_dir
 
 
 def _min_cmake(opencv_tree: Path | None) -> str:
@@ -25,15 +34,7 @@ def _min_cmake(opencv_tree: Path | None) -> str:
         match = re.search(r"set\(MIN_VER_CMAKE\s+(\d+\.\d+(?:\.\d+)?)\)", text)
         if match:
             return match.group(1)
-    return checks.MIN_CMAKE
-
-
-def _default_cache_dir() -> Path:
-    try:
-        from cvcuda_setup.sources.cache import default_cache_dir
-    except ImportError:  # the sources package is optional to the doctor
-        return Path.home() / ".cache" / "cvcuda-setup"
-    return default_cache_dir()
+    return MIN_CMAKE
 
 
 def gather(
@@ -49,18 +50,26 @@ def gather(
     env: Mapping[str, str] | None = None,
     plugin: bool = False,
     plugin_python: bool = True,
-) -> checks.Facts:
-    env = os.environ if env is None else env
-    needs = checks.Needs.of(recipe)
-    gpu_probe = gpu.probe_gpus() if needs.cuda else gpu.GpuProbe(devices=(), driver_version=None, error=None)
-    search = toolkit.search_nvcc(env)
+    host: Host | None = None,
+    arch: ArchSelection | None = None,
+    source_disk: Path | None = None,
+) -> Facts:
+    """The facts for the checks. ``host`` (probed once per command) is made here when not given; ``arch``
+    is a build plan's selection, checked as it is instead of parsing ``arch_text`` again; ``source_disk``
+    is where the plan's sources will be (for the free-space check)."""
+    if host is None:
+        host = Host(python_request=python, env=dict(os.environ if env is None else env))
+    env = host.env
+    needs = Needs.of(recipe)
+    gpu_probe = host.gpus if needs.cuda else gpu.GpuProbe(devices=(), driver_version=None, error=None)
+    search = host.nvcc_search
     nvcc = search.chosen
 
-    host = compiler.host_compiler(env)
+    cc = host.compiler
     limits = replacement = None
     if nvcc is not None:
         limits = compiler.host_config_limits(nvcc.root) or compiler.nvcc_host_compiler_range(nvcc.version)
-        if limits is not None and host is not None and compiler.accepts(limits, host) is False:
+        if limits is not None and cc is not None and compiler.accepts(limits, cc) is False:
             replacement = compiler.pick_host_compiler(limits, env)
 
     libraries: dict[str, Path | None] = {}
@@ -85,46 +94,44 @@ def gather(
         if contrib_tree is not None:
             contrib_tv = sourcever.contrib_version(contrib_tree)
 
-    source_path = source_dir if source_dir is not None else _default_cache_dir()
+    source_path = source_disk or (source_dir if source_dir is not None else default_cache_dir())
     wanted = [("source", source_path, needs.source_gib), ("build", build_dir or Path.cwd(), needs.build_gib)]
     if prefix is not None:
         wanted.append(("prefix", prefix, needs.prefix_gib))
     disks = tuple(
-        checks.DiskUse(label, path, need, hostinfo.free_bytes(path), hostinfo.filesystem_id(path))
+        DiskUse(label, path, need, hostinfo.free_bytes(path), hostinfo.filesystem_id(path))
         for label, path, need in wanted
     )
-    cores, memory = hostinfo.cpu_cores(), hostinfo.memory_bytes()
+    cores, memory = host.cores, host.memory
+    python = host.python_request
 
     python_info = python_error = None
     shadowing: tuple[pydists.ShadowingDist, ...] | None = ()
     if needs.python:
-        from cvcuda_setup.probe.python import probe_python
-
-        try:
-            python_info = probe_python(python)
-        except CvCudaSetupError as exc:
-            python_error = str(exc)
-        found = pydists.shadowing_dists(python)
-        shadowing = None if found is None else tuple(found)
+        python_error = host.python_error
+        python_info = None if python_error is not None else host.python
+        shadowing = host.shadowing
 
     target_python = target_error = None
     plugin_cuda_error = None
     if plugin:
-        from cvcuda_setup.native import find_cuda_runtime
+        from cvcuda_setup.native import find_cuda_runtime, runtime_at
 
         try:  # the plugin's C++ side includes cuda_runtime.h, also for a CPU-only OpenCV
-            find_cuda_runtime(env)
-        except CvCudaSetupError as exc:
-            plugin_cuda_error = str(exc)
+            if nvcc is not None:
+                runtime_at(nvcc.root)  # the toolkit the host's probe chose, as the build will use it
+            else:
+                find_cuda_runtime(env, use_nvcc=False)
+        except CvCudaSetupError:
+            try:  # the full search, for its message (and the other places it looks)
+                find_cuda_runtime(env)
+            except CvCudaSetupError as exc:
+                plugin_cuda_error = str(exc)
     if plugin and plugin_python:
-        from cvcuda_setup.native import probe_target_python
+        target_error = host.target_python_error
+        target_python = None if target_error is not None else host.target_python
 
-        try:
-            target_python = probe_target_python(python)
-        except CvCudaSetupError as exc:
-            target_error = str(exc)
-
-    facts = checks.Facts(
+    facts = Facts(
         recipe_name=recipe.name if recipe is not None else "(none)",
         needs=needs,
         arch_text=arch_text,
@@ -132,7 +139,7 @@ def gather(
         opencv_requested=opencv_version,
         gpu=gpu_probe,
         nvcc=search,
-        compiler=host,
+        compiler=cc,
         compiler_limits=limits,
         replacement_compiler=replacement,
         libraries=libraries,
@@ -145,9 +152,9 @@ def gather(
         contrib_tree_version=contrib_tv,
         source_given=source_dir,
         min_cmake=_min_cmake(opencv_tree),
-        cmake=hostinfo.find_tool("cmake", env),
-        ninja=hostinfo.find_tool("ninja", env),
-        caches=tuple(hostinfo.compiler_caches(env)),
+        cmake=host.cmake_info,
+        ninja=host.ninja_info,
+        caches=host.compiler_caches,
         disks=disks,
         cores=cores,
         memory=memory,
@@ -162,30 +169,31 @@ def gather(
         cudacodec=codec.builds_cudacodec(recipe) and needs.cuda,
         codec_headers=codec.find_codec_headers(nvcc.root if nvcc is not None else None),
         plugin_cuda_error=plugin_cuda_error,
+        arch=arch,
     )
     return facts
 
 
-def evaluate(facts: checks.Facts) -> list[Finding]:
+def evaluate(facts: Facts) -> list[Finding]:
     """Findings in a fixed order: GPU, driver, toolkit, arch, libraries, compiler, compat, sources, host,
     Python."""
-    selection, arch_findings = checks.select_arch(facts)
+    selection, arch_findings = select_arch(facts)
     facts = dataclasses.replace(facts, arch=selection)
     return [
-        *checks.check_gpu(facts),
-        *checks.check_driver(facts),
-        *checks.check_toolkit(facts),
+        *check_gpu(facts),
+        *check_driver(facts),
+        *check_toolkit(facts),
         *arch_findings,
-        *checks.check_libraries(facts),
+        *check_libraries(facts),
         *codec.check_codec(
             facts.cudacodec, facts.nvcc.chosen.root if facts.nvcc.chosen else None, facts.codec_headers
         ),
-        *checks.check_compiler(facts),
-        *checks.check_compat(facts),
-        *checks.check_sources(facts),
-        *checks.check_host(facts),
-        *checks.check_python(facts),
-        *checks.check_plugin(facts),
+        *check_compiler(facts),
+        *check_compat(facts),
+        *check_sources(facts),
+        *check_host(facts),
+        *check_python(facts),
+        *check_plugin(facts),
     ]
 
 
@@ -202,8 +210,10 @@ def run_doctor(
     env: Mapping[str, str] | None = None,
     plugin: bool = False,
     plugin_python: bool = True,
+    host: Host | None = None,
 ) -> list[Finding]:
-    """Probe this host for ``recipe`` and return every finding (ok, warn, error)."""
+    """Probe this host (or use ``host``'s probes) for ``recipe`` and return every finding (ok, warn,
+    error)."""
     facts = gather(
         recipe,
         arch_text,
@@ -216,5 +226,28 @@ def run_doctor(
         env=env,
         plugin=plugin,
         plugin_python=plugin_python,
+        host=host,
+    )
+    return evaluate(facts)
+
+
+def check_plan(
+    recipe: Recipe, plan: BuildPlan, host: Host, *, plugin: bool, plugin_python: bool
+) -> list[Finding]:
+    """doctor for a build plan: its arch selection, its build dir, prefix and source place for disk, on
+    the host the plan was made on (nothing is probed twice)."""
+    facts = gather(
+        recipe,
+        plan.arch.requested,
+        plan.opencv_version,
+        prefix=plan.prefix,
+        build_dir=plan.build_dir,
+        python=host.python_request,
+        env=host.env,
+        plugin=plugin,
+        plugin_python=plugin_python,
+        host=host,
+        arch=plan.arch,
+        source_disk=plan.source_dir,
     )
     return evaluate(facts)

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-from pathlib import Path
 
 from cvcuda_setup.errors import SourceError
+from cvcuda_setup.hashing import sha256_file
+
+__all__ = ["normalize_sha256", "sha256_file"]
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_CHUNK = 1 << 20
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def normalize_sha256(value: str, *, what: str = "--sha256") -> str:

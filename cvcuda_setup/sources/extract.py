@@ -20,12 +20,14 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cvcuda_setup.errors import SourceError
+from cvcuda_setup.console import console
+from cvcuda_setup.errors import SourceError, UsageError
 from cvcuda_setup.install import shorten
+from cvcuda_setup.leftovers import MARKER, dead_owner, write_owner
 from cvcuda_setup.sources.cache import publish_mode
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tar", ".zip")
@@ -33,7 +35,7 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 _HAS_DATA_FILTER = hasattr(tarfile, "data_filter")
 
 #: Bounds on one extraction (an archive bomb stops there; a refused archive leaves nothing in the cache).
-#: Raise them with these environment variables (see docs/sources.md).
+#: Raise them with these environment variables or ``build --extract-limit`` (see docs/sources.md).
 LIMIT_ENV = {
     "bytes": "CVCUDA_SETUP_MAX_EXTRACT_BYTES",
     "members": "CVCUDA_SETUP_MAX_EXTRACT_MEMBERS",
@@ -62,6 +64,41 @@ def limits() -> dict[str, int]:
     return out
 
 
+#: ``build --extract-limit KEY=N``: the keys, and the bound each sets.
+LIMIT_OPTION = "--extract-limit"
+LIMIT_KEYS = {"bytes": "bytes", "members": "members", "name-length": "name"}
+
+
+def limits_with(options: Sequence[str]) -> dict[str, int]:
+    """The bounds: :func:`limits` (defaults and environment), then each ``KEY=N`` of ``--extract-limit``.
+
+    Checked before anything is fetched; a bad one is a UsageError naming it and the accepted form.
+    """
+    out = limits()
+    keys = ", ".join(LIMIT_KEYS)
+    for text in options:
+        key, sep, raw = text.partition("=")
+        key = key.strip().lower()
+        if not sep or key not in LIMIT_KEYS:
+            raise UsageError(
+                f"{LIMIT_OPTION} {shorten(text)!r} is not KEY=N with KEY one of {keys}",
+                hint=f"e.g. {LIMIT_OPTION} bytes={2 * DEFAULT_LIMITS['bytes']}",
+            )
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            value = 0
+        if value < 1:
+            name = LIMIT_KEYS[key]
+            raise UsageError(
+                f"{LIMIT_OPTION} {shorten(text)!r}: {shorten(raw)!r} is not a positive whole number",
+                hint=f"give a count, e.g. {LIMIT_OPTION} {key}={2 * DEFAULT_LIMITS[name]}",
+            )
+        out[LIMIT_KEYS[key]] = value
+    return out
+
+
+_OPTION_KEY = {bound: key for key, bound in LIMIT_KEYS.items()}
 _FILTER_ERROR: Any = getattr(tarfile, "FilterError", ())
 
 
@@ -87,29 +124,56 @@ def remove_tree(path: Path) -> None:
             shutil.rmtree(path, onerror=_retry)
 
 
+def clean_stale_tmp(parent: Path) -> list[Path]:
+    """Remove ``parent/.*.tmp`` dirs a killed run left: only those whose marker names a dead process."""
+    removed: list[Path] = []
+    try:
+        candidates = sorted(parent.glob(".*.tmp"))
+    except OSError:
+        return removed
+    for path in candidates:
+        pid = dead_owner(path, MARKER)
+        if pid is None:
+            continue
+        with contextlib.suppress(OSError):
+            remove_tree(path)
+        if not path.exists():
+            console.info(f"removed {path}, left by a killed run (pid {pid})")
+            removed.append(path)
+    return removed
+
+
 @contextlib.contextmanager
 def staging_dir(target: Path) -> Iterator[Path]:
-    """A fresh temp dir next to ``target``; removed (only it) when the block raises, kept otherwise."""
+    """A fresh empty dir to build ``target`` in (the caller renames it to ``target``), always cleaned up.
+
+    It is ``<parent>/.<name>.XXXX.tmp/tree``; the ``.tmp`` dir holds this process's pid marker, so a run
+    that is killed leaves a dir the next run proves ours and removes (:func:`clean_stale_tmp`, called here).
+    The ``.tmp`` dir (and the tree, unless it was renamed away) is removed when the block ends.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
-    publish_mode(tmp, directory=True)
+    clean_stale_tmp(target.parent)
+    outer = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
     try:
+        write_owner(outer, MARKER, target=str(target))
+        tmp = outer / "tree"
+        tmp.mkdir()
+        publish_mode(tmp, directory=True)
         yield tmp
-    except BaseException:
-        remove_tree(tmp)
-        raise
+    finally:
+        remove_tree(outer)
 
 
 class _Checker:
     """Member-by-member checks shared by tar and zip; remembers symlinks and regular files seen so far."""
 
-    def __init__(self, archive: Path, dest: Path) -> None:
+    def __init__(self, archive: Path, dest: Path, bounds: Mapping[str, int] | None = None) -> None:
         self.archive = archive
         self.dest = dest
         self.real_dest = os.path.realpath(dest)
         self.symlinks: set[str] = set()
         self.files: set[str] = set()
-        self.limits = limits()
+        self.limits = dict(bounds) if bounds is not None else limits()
         self.members = 0
         self.bytes = 0
 
@@ -132,7 +196,8 @@ class _Checker:
                 raise SourceError(
                     f"archive {self.archive} exceeds the extraction bound at member {shorten(repr(raw))}: "
                     f"more than {self.limits[key]} {what}",
-                    hint=f"if the archive is trusted, raise {LIMIT_ENV[key]}; nothing was kept in the cache",
+                    hint=f"if trusted, raise {LIMIT_ENV[key]} or {LIMIT_OPTION} {_OPTION_KEY[key]}=N; "
+                    "nothing was kept in the cache",
                 )
 
     def name(self, raw: str) -> str | None:
@@ -206,8 +271,8 @@ def _tar_members(tf: tarfile.TarFile, check: _Checker) -> Iterator[tarfile.TarIn
         yield member
 
 
-def _extract_tar(archive: Path, dest: Path) -> None:
-    check = _Checker(archive, dest)
+def _extract_tar(archive: Path, dest: Path, bounds: Mapping[str, int] | None) -> None:
+    check = _Checker(archive, dest, bounds)
     with tarfile.open(archive, "r:*") as tf:
         if _HAS_DATA_FILTER:
             tf.extractall(dest, members=_tar_members(tf, check), filter="data")
@@ -215,8 +280,8 @@ def _extract_tar(archive: Path, dest: Path) -> None:
             tf.extractall(dest, members=_tar_members(tf, check))
 
 
-def _extract_zip(archive: Path, dest: Path) -> None:
-    check = _Checker(archive, dest)
+def _extract_zip(archive: Path, dest: Path, bounds: Mapping[str, int] | None) -> None:
+    check = _Checker(archive, dest, bounds)
     with zipfile.ZipFile(archive) as zf:
         for info in zf.infolist():
             check.count(info.filename, info.file_size)
@@ -279,13 +344,14 @@ def check_final_tree(root: Path, archive: Path) -> None:
         )
 
 
-def extract_into(archive: Path, dest: Path) -> None:
-    """Extract ``archive`` (tar, tar.gz/xz/bz2 or zip, told apart by content) into ``dest``, checked."""
+def extract_into(archive: Path, dest: Path, *, limits: Mapping[str, int] | None = None) -> None:
+    """Extract ``archive`` (tar, tar.gz/xz/bz2 or zip, told apart by content) into ``dest``, checked;
+    ``limits``: the bounds (None: :func:`limits`, the defaults and the environment's)."""
     try:
         if zipfile.is_zipfile(archive):
-            _extract_zip(archive, dest)
+            _extract_zip(archive, dest, limits)
         else:
-            _extract_tar(archive, dest)
+            _extract_tar(archive, dest, limits)
     except SourceError:
         raise
     except _FILTER_ERROR as exc:  # filter="data" refused a member our checks let through
@@ -296,12 +362,12 @@ def extract_into(archive: Path, dest: Path) -> None:
         ) from None
 
 
-def safe_extract(archive: Path, target: Path) -> Path:
+def safe_extract(archive: Path, target: Path, *, limits: Mapping[str, int] | None = None) -> Path:
     """Extract into a temp dir next to ``target`` and rename it to ``target`` (which must not exist)."""
     if target.exists():
         raise SourceError(f"extraction target {target} already exists")
     with staging_dir(target) as tmp:
-        extract_into(archive, tmp)
+        extract_into(archive, tmp, limits=limits)
         check_final_tree(tmp, archive)
         os.rename(tmp, target)
     return target

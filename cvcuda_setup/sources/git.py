@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 from cvcuda_setup.console import console
 from cvcuda_setup.errors import SourceError, ToolchainError
+from cvcuda_setup.tools import capture
 
 DEFAULT_GIT_BASE = "https://github.com/opencv"
 
@@ -27,7 +27,7 @@ def clone_command(git: str, url: str, tag: str, dest: Path) -> list[str]:
 
 def _git(cmd: list[str], what: str) -> str:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    proc = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    proc = capture(cmd, env=env)
     if proc.returncode != 0:
         lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
         last = lines[-1].strip() if lines else f"exit status {proc.returncode}"

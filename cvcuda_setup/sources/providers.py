@@ -7,10 +7,12 @@ or absent; a complete one is reused without touching the network.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -19,7 +21,7 @@ from cvcuda_setup.console import console
 from cvcuda_setup.errors import SourceError
 from cvcuda_setup.model import SourceSpec, SourceTree
 from cvcuda_setup.sources.bundle import BUNDLE_INFO, read_bundle_info
-from cvcuda_setup.sources.cache import download_path, read_marker, tree_path, write_marker
+from cvcuda_setup.sources.cache import download_path, downloads_dir, read_marker, tree_path, write_marker
 from cvcuda_setup.sources.checksum import sha256_file
 from cvcuda_setup.sources.download import download
 from cvcuda_setup.sources.extract import (
@@ -107,8 +109,18 @@ def expected_tree(
     return root / OPENCV, (root / CONTRIB) if need_contrib else None
 
 
-def fetch(spec: SourceSpec, cache_dir: Path, *, need_contrib: bool = True) -> SourceTree:
-    """Fetch and extract the sources (or reuse a complete cached tree) and return where they are."""
+def fetch(
+    spec: SourceSpec,
+    cache_dir: Path,
+    *,
+    need_contrib: bool = True,
+    limits: Mapping[str, int] | None = None,
+) -> SourceTree:
+    """Fetch and extract the sources (or reuse a complete cached tree) and return where they are.
+
+    ``limits``: the extraction bounds (:func:`~cvcuda_setup.sources.extract.limits`); None: the defaults
+    and the environment's. A refused source leaves nothing in the cache.
+    """
     if spec.kind == "local":
         opencv, contrib = local_trees(Path(spec.location), need_contrib=need_contrib)
         version = detect_version(opencv) or spec.opencv_version
@@ -116,16 +128,62 @@ def fetch(spec: SourceSpec, cache_dir: Path, *, need_contrib: bool = True) -> So
     root = tree_path(cache_dir, tree_key(spec))
     marker: dict[str, Any] | None
     if spec.kind == "git":
-        marker = _fetch_git(spec, root, need_contrib=need_contrib)
+        with _nothing_left_on_refusal(cache_dir, root):
+            marker = _fetch_git(spec, root, need_contrib=need_contrib)
     elif spec.kind in ("sdist", "tarball", "bundle"):
         marker = read_marker(root)
         if marker is None:
             _refuse_incomplete(root)
-            archive, sha, origin = _obtain_archive(spec, cache_dir)
-            marker = _build_tree(spec, root, archive, sha, origin)
+            downloaded: list[Path] = []
+            with _nothing_left_on_refusal(cache_dir, root, downloaded):
+                archive, sha, origin, in_cache = _obtain_archive(spec, cache_dir)
+                if in_cache:
+                    downloaded.append(archive)
+                marker = _build_tree(spec, root, archive, sha, origin, limits=limits)
     else:
         raise SourceError(f"unknown source kind {spec.kind!r}")
     return _tree(spec, root, marker, need_contrib=need_contrib)
+
+
+def _missing_dirs(paths: list[Path]) -> list[Path]:
+    """The dirs among ``paths`` and their ancestors that do not exist yet (deepest first)."""
+    missing: set[Path] = set()
+    for path in paths:
+        while not path.exists() and not path.is_symlink() and path != path.parent:
+            missing.add(path)
+            path = path.parent
+    return sorted(missing, key=lambda p: len(p.parts), reverse=True)
+
+
+def _children(path: Path) -> set[Path]:
+    try:
+        return set(path.iterdir())
+    except OSError:
+        return set()
+
+
+@contextlib.contextmanager
+def _nothing_left_on_refusal(
+    cache_dir: Path, root: Path, downloaded: list[Path] | None = None
+) -> Iterator[None]:
+    """A refused source (bad checksum, unsafe or oversized archive, no OpenCV in it, failed clone) leaves
+    the cache as it was: the archive this fetch downloaded into it is removed (a refused download is of no
+    use), and so are the dirs this fetch created there, once empty. The staging tree cleans itself."""
+    downloads = downloads_dir(cache_dir)
+    created = _missing_dirs([downloads, root.parent])
+    had = _children(downloads)
+    try:
+        yield
+    except SourceError:
+        for archive in downloaded or []:
+            with contextlib.suppress(OSError):
+                archive.unlink()
+        keyed = [a.parent for a in downloaded or [] if a.parent.parent == downloads]
+        new = [p for p in _children(downloads) if p not in had]
+        for path in sorted({*created, *keyed, *new}, key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only when empty: never something another run put there meanwhile
+        raise
 
 
 def _refuse_incomplete(root: Path) -> None:
@@ -160,8 +218,8 @@ def _url_filename(url: str) -> str:
     return name if name and is_archive_name(name) else "source.tar.gz"
 
 
-def _obtain_archive(spec: SourceSpec, cache_dir: Path) -> tuple[Path, str, str]:
-    """(archive on disk, its verified sha256, where it came from): downloads land in the cache."""
+def _obtain_archive(spec: SourceSpec, cache_dir: Path) -> tuple[Path, str, str, bool]:
+    """(archive on disk, its verified sha256, where it came from, whether it is a download in the cache)."""
     if spec.kind == "sdist":
         release = resolve_sdist(
             spec.opencv_version, index=spec.base_url, pin=_sdist_pin(spec), sha256=spec.sha256
@@ -169,11 +227,11 @@ def _obtain_archive(spec: SourceSpec, cache_dir: Path) -> tuple[Path, str, str]:
         console.info(f"{PROJECT} {release.version}: {release.file.filename} from {release.index_url}")
         dest = download_path(cache_dir, release.file.filename, release.sha256)
         path = download(release.file.url, dest, release.sha256, size=release.file.size)
-        return path, release.sha256, release.file.url
+        return path, release.sha256, release.file.url, True
     if spec.location.startswith(("http://", "https://")):
         sha = _archive_sha(spec)
         dest = download_path(cache_dir, _url_filename(spec.location), sha)
-        return download(spec.location, dest, sha), sha, spec.location
+        return download(spec.location, dest, sha), sha, spec.location, True
     path = Path(spec.location)
     if not path.is_file():
         raise SourceError(f"source archive {path} does not exist")
@@ -183,16 +241,24 @@ def _obtain_archive(spec: SourceSpec, cache_dir: Path) -> tuple[Path, str, str]:
             f"sha256 mismatch for {path}: expected {spec.sha256}, got {got}",
             hint="check --sha256 or the file",
         )
-    return path, got, str(path)
+    return path, got, str(path), False
 
 
-def _build_tree(spec: SourceSpec, root: Path, archive: Path, sha: str, origin: str) -> dict[str, Any]:
+def _build_tree(
+    spec: SourceSpec,
+    root: Path,
+    archive: Path,
+    sha: str,
+    origin: str,
+    *,
+    limits: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
     """Extract ``archive`` into a staging dir, arrange opencv/ + opencv_contrib/, mark it, rename it in."""
     start = time.monotonic()
     console.info(f"extracting {archive.name} into {root}")
     with staging_dir(root) as tmp:
         if spec.kind == "bundle":
-            extract_into(archive, tmp)
+            extract_into(archive, tmp, limits=limits)
             bundle = read_bundle_info(archive) or {}
             if not is_opencv_tree(tmp / OPENCV):
                 raise SourceError(f"bundle {archive} holds no complete opencv/ tree")
@@ -200,7 +266,7 @@ def _build_tree(spec: SourceSpec, root: Path, archive: Path, sha: str, origin: s
         else:
             scratch = tmp / ".extract"
             scratch.mkdir()
-            extract_into(archive, scratch)
+            extract_into(archive, scratch, limits=limits)
             opencv_dir, contrib_dir = find_trees(scratch)
             if opencv_dir is None:
                 raise SourceError(

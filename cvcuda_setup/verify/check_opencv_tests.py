@@ -29,11 +29,8 @@ TIMEOUT_S = 900.0
 
 def find_binary(ctx: Context, name: str) -> Path | None:
     dirs = [ctx.prefix / "bin"]
-    data = ctx.manifest.data or {}
-    for key in ("build_dir", "build"):
-        value = data.get(key)
-        if isinstance(value, str) and value:
-            dirs.append(Path(value) / "bin")
+    if ctx.manifest.build_dir is not None:
+        dirs.append(ctx.manifest.build_dir / "bin")
     for d in dirs:
         path = d / name
         if path.is_file() and os.access(path, os.X_OK):

@@ -13,7 +13,7 @@ def run(ctx: Context) -> CheckResult:
     parts: list[Part] = []
     warnings: list[str] = []
     m = ctx.manifest
-    if m.data is None:
+    if m.manifest is None:
         parts.append(
             failed(
                 "manifest",
@@ -51,7 +51,7 @@ def run(ctx: Context) -> CheckResult:
         parts.append(
             failed("libraries", f"no libopencv_core.so* under {ctx.prefix}/lib: OpenCV is not installed here")
         )
-    old = m.moved_from(ctx.prefix) if m.data is not None else None
+    old = m.moved_from(ctx.prefix)
     if old is not None:
         warnings.append(
             f"the prefix moved: its manifest was written for {old}, this is {ctx.prefix}; paths the manifest "

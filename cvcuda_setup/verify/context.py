@@ -1,14 +1,13 @@
 """What every check needs: the options, the prefix's manifest, the target interpreter and its environment.
 
-The manifest is read as JSON from ``<prefix>/share/cvcuda-setup/manifest.json`` (the documented file format),
-so verify works whichever version of ``manifest.py`` wrote it. The environment is the prefix's: ``bin`` on
+The manifest is read with ``manifest.load_manifest`` (the one reader, every schema written so far); a prefix
+without a usable one is still verified, and the report says why. The environment is the prefix's: ``bin`` on
 PATH, ``lib`` on LD_LIBRARY_PATH, the Python module dirs on PYTHONPATH, each prepended to the caller's value,
 which is what ``eval "$(cvcuda-setup env)"`` gives a shell.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Mapping
@@ -16,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from cvcuda_setup.envvars import layout_env, prefix_env
 from cvcuda_setup.errors import CvCudaSetupError, UsageError
+from cvcuda_setup.manifest import Manifest, ManifestFile, load_manifest
 from cvcuda_setup.model import ArchSelection
-from cvcuda_setup.verify.buildinfo import BuildInfo, normalize_arch, parse_build_info
+from cvcuda_setup.verify.buildinfo import BuildInfo, parse_build_info
 from cvcuda_setup.verify.images import SIZES
 from cvcuda_setup.verify.procs import ProcResult, run_tool, run_worker
-
-MANIFEST_RELPATH = Path("share") / "cvcuda-setup" / "manifest.json"
 
 DeviceRequest = int | Literal["all"]
 
@@ -61,96 +60,67 @@ class VerifyOptions:
 
 @dataclass(frozen=True)
 class ManifestFacts:
+    """The prefix's manifest as verify sees it: the typed model (``manifest.load_manifest``), or why not."""
+
     path: Path
+    #: The document as written (the wheel's copy is compared with it); None when unreadable.
     data: dict[str, Any] | None
-    #: Why ``data`` is None (missing, unreadable, not JSON).
+    #: Why ``manifest`` is None (missing, unreadable, not JSON, a schema this version cannot read).
     error: str | None
+    manifest: Manifest | None = None
+
+    @classmethod
+    def of(cls, found: ManifestFile) -> ManifestFacts:
+        return cls(found.path, found.document, found.error, found.manifest)
 
     @property
     def recipe_name(self) -> str | None:
-        recipe = (self.data or {}).get("recipe")
-        if isinstance(recipe, str):
-            return recipe
-        if isinstance(recipe, Mapping) and isinstance(recipe.get("name"), str):
-            return str(recipe["name"])
-        return None
+        return (self.manifest.recipe.name or None) if self.manifest else None
 
     @property
     def opencv_version(self) -> str | None:
-        value = (self.data or {}).get("opencv_version")
-        return str(value) if value else None
+        return (self.manifest.opencv_version or None) if self.manifest else None
+
+    @property
+    def build_dir(self) -> Path | None:
+        return Path(self.manifest.build_dir) if self.manifest and self.manifest.build_dir else None
 
     def cmake_option(self, name: str) -> str | None:
-        options = (self.data or {}).get("cmake_options")
-        if isinstance(options, Mapping):
-            value = options.get(name)
-        elif isinstance(options, list):
-            pairs = [p for p in options if isinstance(p, list | tuple) and len(p) == 2]
-            value = dict((str(k), v) for k, v in pairs).get(name)
-        else:
-            value = None
-        if value is None:
-            return None
-        if isinstance(value, bool):
-            return "ON" if value else "OFF"
-        return str(value)
+        return self.manifest.option(name) if self.manifest else None
 
     def cuda_intended(self) -> tuple[bool | None, str]:
         """Whether the build was meant to have CUDA, and where that was read from."""
-        if self.data is None:
+        if self.manifest is None:
             return None, f"no manifest ({self.error})"
-        recipe = self.data.get("recipe")
         name = self.recipe_name or "?"
-        if isinstance(recipe, Mapping) and isinstance(recipe.get("cuda"), bool):
-            return bool(recipe["cuda"]), f"recipe {name!r} has cuda={str(recipe['cuda']).lower()}"
+        cuda = self.manifest.recipe.cuda
+        if cuda is not None:
+            return cuda, f"recipe {name!r} has cuda={str(cuda).lower()}"
         with_cuda = self.cmake_option("WITH_CUDA")
         if with_cuda is not None:
             on = with_cuda.strip().upper() in ("ON", "TRUE", "1", "YES", "Y")
             return on, f"recipe {name!r} built with WITH_CUDA={with_cuda}"
-        if self.recipe_name:
-            try:
-                from cvcuda_setup.recipes import load_recipe
-
-                return load_recipe(
-                    self.recipe_name
-                ).cuda, f"recipe {name!r} has cuda={load_recipe(name).cuda}"
-            except Exception as exc:
-                return None, f"recipe {name!r} cannot be read ({exc})"
-        return None, "the manifest names no recipe"
+        return None, "the manifest does not say whether the recipe builds CUDA"
 
     def arch(self) -> ArchSelection | None:
-        arch = (self.data or {}).get("arch")
-        if not isinstance(arch, Mapping):
-            return None
-        bins = [normalize_arch(str(v)) for v in arch.get("bin") or []]
-        ptxs = [normalize_arch(str(v)) for v in arch.get("ptx") or []]
-        return ArchSelection(
-            bin=tuple(b for b in bins if b),
-            ptx=tuple(p for p in ptxs if p),
-            origin="explicit",
-            requested="manifest",
-        )
+        return self.manifest.arch if self.manifest else None
 
     def python_executable(self) -> str | None:
-        py = (self.data or {}).get("python")
-        if isinstance(py, Mapping) and py.get("executable"):
-            return str(py["executable"])
-        return None
+        py = self.manifest.python if self.manifest else None
+        return str(py.executable) if py else None
 
     def moved_from(self, prefix: Path) -> Path | None:
         """The prefix the manifest was written for, when it is not ``prefix`` (a copied or moved prefix)."""
-        named = (self.data or {}).get("prefix")
-        if not isinstance(named, str) or not named:
-            return None
-        if os.path.realpath(named) == os.path.realpath(prefix):
+        named = self.manifest.prefix if self.manifest else ""
+        if not named or os.path.realpath(named) == os.path.realpath(prefix):
             return None
         return Path(named)
 
     def python_module_dir(self, prefix: Path) -> Path | None:
-        py = (self.data or {}).get("python")
-        if not isinstance(py, Mapping) or not py.get("module_dir"):
+        """The folder holding the prefix's ``cv2`` package (for PYTHONPATH), following a moved prefix."""
+        path = self.manifest.module_dir if self.manifest else None
+        if path is None:
             return None
-        path = Path(str(py["module_dir"]))
         old = self.moved_from(prefix)
         if old is not None and path.is_relative_to(old):  # a moved prefix: its cv2 moved with it
             path = prefix / path.relative_to(old)
@@ -159,40 +129,18 @@ class ManifestFacts:
         return path.parent if path.name == "cv2" else path
 
     def source_dirs(self) -> list[Path]:
-        """Directories the manifest names for the sources (any of the keys writers have used)."""
-        data = self.data or {}
-        values: list[Any] = [data.get("source_dir"), data.get("opencv_dir")]
-        source = data.get("source")
-        if isinstance(source, Mapping):
-            values += [source.get(k) for k in ("opencv_dir", "source_dir", "location", "path")]
-        elif isinstance(source, str):
-            values.append(source)
-        out = []
-        for value in values:
-            if isinstance(value, str) and value and "://" not in value:
-                path = Path(value)
-                if path.is_dir() and path not in out:
-                    out.append(path)
-        return out
+        """The source folders the manifest names (the opencv tree; a local source's directory)."""
+        source = self.manifest.source if self.manifest else None
+        if source is None:
+            return []
+        values = [source.opencv_dir]
+        if source.spec.kind == "local" and source.spec.location:
+            values.append(Path(source.spec.location))
+        return [p for p in dict.fromkeys(values) if p.is_dir()]
 
 
 def read_manifest_json(prefix: Path) -> ManifestFacts:
-    path = prefix / MANIFEST_RELPATH
-    if not path.is_file():
-        return ManifestFacts(path, None, f"{path} does not exist")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return ManifestFacts(path, None, f"{path} cannot be read: {exc}")
-    if not isinstance(data, dict):
-        return ManifestFacts(path, None, f"{path} is not a JSON object")
-    return ManifestFacts(path, data, None)
-
-
-def _prepend(env: dict[str, str], name: str, paths: list[Path]) -> None:
-    entries = [str(p) for p in dict.fromkeys(paths)]
-    old = env.get(name, "")
-    env[name] = os.pathsep.join(entries + ([old] if old else []))
+    return ManifestFacts.of(load_manifest(prefix))
 
 
 def python_module_dirs(prefix: Path, manifest: ManifestFacts, python_version: str | None) -> list[Path]:
@@ -209,44 +157,23 @@ def python_module_dirs(prefix: Path, manifest: ManifestFacts, python_version: st
     return list(dict.fromkeys(dirs))
 
 
-def layout_env(prefix: Path, module_dirs: list[Path], base: Mapping[str, str]) -> dict[str, str]:
-    """The prefix's environment derived from its layout (when ``envvars`` cannot give it: no manifest)."""
-    env = dict(base)
-    _prepend(env, "PATH", [prefix / "bin"])
-    _prepend(
-        env,
-        "LD_LIBRARY_PATH",
-        [p for p in (prefix / "lib", prefix / "lib64") if p.is_dir()] or [prefix / "lib"],
-    )
-    if module_dirs:
-        _prepend(env, "PYTHONPATH", module_dirs)
-    return env
-
-
 def resolve_env(
     prefix: Path, manifest: ManifestFacts, python_version: str | None, base: Mapping[str, str]
 ) -> tuple[dict[str, str], str]:
     """The environment ``cvcuda-setup env`` gives for the prefix (``envvars.prefix_env``) over ``base``, and
-    where it came from; derived from the layout when envvars refuses the prefix (no manifest, no OpenCV)."""
-    why = "cvcuda_setup.envvars is not available"
-    if manifest.data is not None:
+    where it came from; the same environment from the layout alone (``envvars.layout_env``) when envvars
+    refuses the prefix (no manifest, no OpenCV)."""
+    if manifest.manifest is not None:
         try:
-            from cvcuda_setup.envvars import prefix_env
-        except ImportError:
-            pass
+            values = prefix_env(prefix).resolved(dict(base))
+        except CvCudaSetupError as exc:
+            why = f"cvcuda-setup env refuses this prefix: {exc}"
         else:
-            try:
-                values = prefix_env(prefix).resolved(dict(base))
-            except CvCudaSetupError as exc:
-                why = f"cvcuda-setup env refuses this prefix: {exc}"
-            except Exception as exc:  # a bug there must not stop verify; the report says which env was used
-                why = f"cvcuda-setup env failed: {type(exc).__name__}: {exc}"
-            else:
-                return {**base, **values}, "cvcuda-setup env (envvars.prefix_env)"
+            return {**base, **values}, "cvcuda-setup env (envvars.prefix_env)"
     else:
         why = "no manifest, so cvcuda-setup env refuses this prefix"
-    env = layout_env(prefix, python_module_dirs(prefix, manifest, python_version), base)
-    return env, f"derived from the prefix's layout ({why})"
+    layout = layout_env(prefix, python_module_dirs(prefix, manifest, python_version))
+    return {**base, **layout.resolved(dict(base))}, f"derived from the prefix's layout ({why})"
 
 
 @dataclass

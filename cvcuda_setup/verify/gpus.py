@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from cvcuda_setup.errors import UsageError
+from cvcuda_setup.probe.gpu import probe_gpus
 from cvcuda_setup.verify.context import Context, DeviceRequest
 from cvcuda_setup.verify.result import DeviceFacts, GpuInventory
 
@@ -24,11 +25,6 @@ def _int(value: Any, default: int = -1) -> int:
 
 def _from_probe(sources: dict[str, str]) -> list[DeviceFacts]:
     key = "cuda-python probe"
-    try:
-        from cvcuda_setup.probe.gpu import probe_gpus
-    except ImportError as exc:
-        sources[key] = f"unavailable ({exc})"
-        return []
     try:
         result = probe_gpus()
     except Exception as exc:  # the probe promises not to raise; report it if it does

@@ -17,6 +17,8 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
+from cvcuda_setup.tools import capture
+
 TOOL_NAME = "cvcuda-zerocopy-check"
 WORKER_FILE = Path(__file__).with_name("worker.py")
 
@@ -94,16 +96,7 @@ def run_process(argv: Sequence[str], env: Mapping[str, str], timeout: float, cwd
     start = time.monotonic()
     args = [str(a) for a in argv]
     try:
-        proc = subprocess.run(
-            args,
-            env=dict(env),
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-            check=False,
-        )
+        proc = capture(args, env=env, cwd=cwd, timeout=timeout)
     except FileNotFoundError:
         return ProcResult(args, None, error=f"{args[0]} not found", duration_s=time.monotonic() - start)
     except PermissionError:

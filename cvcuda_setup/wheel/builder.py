@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cvcuda_setup.errors import BuildError, ToolchainError, UsageError
+from cvcuda_setup.manifest import Manifest
 from cvcuda_setup.wheel import archive, deps, loaderconfig, naming, relocate, repair, syslibs
 from cvcuda_setup.wheel.layout import Cv2Layout, find_cv2
 
@@ -97,25 +98,18 @@ class WheelResult:
         }
 
 
-def choose_python(explicit: str | None, manifest: Mapping[str, Any] | None) -> str | None:
+def choose_python(explicit: str | None, manifest: Manifest | None) -> str | None:
     """``--python``, else the manifest's interpreter when it exists here, else None (this interpreter)."""
     if explicit:
         return explicit
-    py = (manifest or {}).get("python")
-    if (
-        isinstance(py, Mapping)
-        and isinstance(py.get("executable"), str)
-        and os.access(py["executable"], os.X_OK)
-    ):
-        return str(py["executable"])
+    py = manifest.python if manifest else None
+    if py is not None and os.access(py.executable, os.X_OK):
+        return str(py.executable)
     return None
 
 
-def _manifest_module_dir(manifest: Mapping[str, Any] | None) -> str | None:
-    py = (manifest or {}).get("python")
-    if isinstance(py, Mapping) and isinstance(py.get("module_dir"), str):
-        return str(py["module_dir"])
-    return None
+def _manifest_module_dir(manifest: Manifest | None) -> str | None:
+    return str(manifest.module_dir) if manifest and manifest.module_dir else None
 
 
 def package_files(layout: Cv2Layout) -> dict[str, bytes]:
@@ -280,8 +274,8 @@ def build_wheel(options: WheelOptions) -> WheelResult:
             f"--prefix {str(prefix)!r} is not a directory", hint="give the folder OpenCV was installed into"
         )
     facts = naming.read_build_facts(prefix)
-    interp = naming.probe_interpreter(choose_python(options.python, facts.manifest))
-    layout = find_cv2(prefix, interp.short_version, _manifest_module_dir(facts.manifest))
+    interp = naming.probe_interpreter(choose_python(options.python, facts.model))
+    layout = find_cv2(prefix, interp.short_version, _manifest_module_dir(facts.model))
     tag = naming.wheel_tag(interp, layout.extension)
     closure = deps.closure(layout.extension, prefix, layout.lib_dirs)
     cuda_deps = closure.of_kind("cuda")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from cvcuda_setup.tools import capture
 from cvcuda_setup.wheel.elf import DynamicInfo, ElfError, read_dynamic
 
 #: System CUDA libraries (glob on the SONAME) and what provides them; also the ``auditwheel --exclude`` list.
@@ -128,7 +129,7 @@ def ldconfig_cache() -> dict[str, Path]:
     if exe is None:
         return {}
     try:
-        proc = subprocess.run([exe, "-p"], capture_output=True, text=True, timeout=30, check=False)
+        proc = capture([exe, "-p"], timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return {}
     want = {"x86_64": "x86-64", "aarch64": "AArch64"}.get(platform.machine())

@@ -4,9 +4,10 @@ Name: ``opencv-cuda``, never one of PyPI's ``opencv-python*`` names. Version: Op
 saying what is inside: ``5.1.0+cu130.sm86.sm90.ptx90`` (CUDA 13.0, SASS for 8.6 and 9.0, PTX for 9.0) or
 ``5.1.0+cpu``. PyPI refuses local versions, so such a wheel can never be mistaken for one from PyPI.
 
-Build facts come from ``share/cvcuda-setup/manifest.json`` when the prefix has one (read defensively: keys
-may be missing), else from what OpenCV installs: ``opencv2/core/version.hpp``, ``OpenCVConfig.cmake``
-(``OpenCV_CUDA_VERSION``, ``OpenCV_COMPUTE_CAPABILITIES``) and ``opencv2/cvconfig.h`` (``HAVE_CUDA``).
+Build facts come from ``share/cvcuda-setup/manifest.json`` when the prefix has a readable one (the typed
+model of ``manifest.load_manifest``), else from what OpenCV installs: ``opencv2/core/version.hpp``,
+``OpenCVConfig.cmake`` (``OpenCV_CUDA_VERSION``, ``OpenCV_COMPUTE_CAPABILITIES``) and
+``opencv2/cvconfig.h`` (``HAVE_CUDA``).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from cvcuda_setup.errors import ToolchainError, UsageError
+from cvcuda_setup.manifest import Manifest, load_manifest
+from cvcuda_setup.tools import capture
 
 DIST_NAME = "opencv-cuda"
-MANIFEST_RELPATH = Path("share") / "cvcuda-setup" / "manifest.json"
 
 _PEP440_PRE = {"dev": ".dev", "pre": ".dev", "alpha": "a", "beta": "b", "rc": "rc"}
 
@@ -42,22 +44,10 @@ class BuildFacts:
     arch_ptx: tuple[str, ...] = ()
     #: Where each fact was read: ``{"opencv_version": "manifest", "cuda": "OpenCVConfig.cmake", ...}``.
     origin: Mapping[str, str] = field(default_factory=dict)
-    #: The prefix's manifest, None when it has none.
+    #: The prefix's manifest as written (what the wheel carries), None when it has no readable one.
     manifest: Mapping[str, Any] | None = None
-
-
-def read_manifest(prefix: Path) -> tuple[dict[str, Any] | None, str | None]:
-    """(manifest, None) or (None, why not)."""
-    path = prefix / MANIFEST_RELPATH
-    if not path.is_file():
-        return None, f"{path} does not exist"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, f"{path} cannot be read: {exc}"
-    if not isinstance(data, dict):
-        return None, f"{path} is not a JSON object"
-    return data, None
+    #: The same manifest, read (``manifest.load_manifest``).
+    model: Manifest | None = None
 
 
 def arch_number(token: object) -> str | None:
@@ -81,52 +71,28 @@ def cuda_major_minor(value: object) -> str | None:
     return f"{int(match.group(1))}.{int(match.group(2))}" if match else None
 
 
-def _manifest_cuda_version(data: Mapping[str, Any]) -> str | None:
-    """The CUDA version where a manifest puts it: ``cuda_version``, ``cuda``, ``toolchain``, ``toolkit``."""
-    candidates: list[object] = [data.get("cuda_version")]
-    for key in ("cuda", "toolchain", "toolkit"):
-        value = data.get(key)
-        if isinstance(value, str):
-            candidates.append(value)
-        elif isinstance(value, Mapping):
-            candidates += [value.get(k) for k in ("cuda_version", "version", "nvcc_version", "cuda")]
-            for inner in ("nvcc", "cuda", "toolkit"):
-                sub = value.get(inner)
-                if isinstance(sub, Mapping):
-                    candidates += [sub.get("version"), sub.get("cuda_version")]
-    for value in candidates:
-        if value is not None and not isinstance(value, Mapping | bool):
-            version = cuda_major_minor(value)
-            if version:
-                return version
+def _manifest_cuda_intended(m: Manifest) -> bool | None:
+    """The recipe's ``cuda``, else the recorded ``WITH_CUDA`` option; None when the manifest says neither."""
+    if m.recipe.cuda is not None:
+        return m.recipe.cuda
+    value = m.option("WITH_CUDA")
+    return value.strip().upper() in ("ON", "TRUE", "1", "YES", "Y") if value else None
+
+
+def _manifest_cuda_version(m: Manifest) -> str | None:
+    """The CUDA version the manifest records: CMake's (``toolchain``), else OpenCV's summary's."""
+    for value in (m.toolchain.cuda_version, m.summary.cuda_version):
+        version = cuda_major_minor(value) if value else None
+        if version:
+            return version
     return None
 
 
-def _manifest_cuda_intended(data: Mapping[str, Any]) -> bool | None:
-    recipe = data.get("recipe")
-    if isinstance(recipe, Mapping) and isinstance(recipe.get("cuda"), bool):
-        return bool(recipe["cuda"])
-    options = data.get("cmake_options")
-    value: object = None
-    if isinstance(options, Mapping):
-        value = options.get("WITH_CUDA")
-    elif isinstance(options, list):
-        value = dict(tuple(p) for p in options if isinstance(p, list | tuple) and len(p) == 2).get(
-            "WITH_CUDA"
-        )
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value:
-        return value.strip().upper() in ("ON", "TRUE", "1", "YES", "Y")
-    return None
-
-
-def _manifest_arch(data: Mapping[str, Any]) -> tuple[list[str], list[str]] | None:
-    arch = data.get("arch")
-    if not isinstance(arch, Mapping):
+def _manifest_arch(m: Manifest) -> tuple[list[str], list[str]] | None:
+    if m.arch is None:
         return None
-    bins = [a for a in (arch_number(v) for v in arch.get("bin") or []) if a]
-    ptxs = [a for a in (arch_number(v) for v in arch.get("ptx") or []) if a]
+    bins = [a for a in (arch_number(v) for v in m.arch.bin) if a]
+    ptxs = [a for a in (arch_number(v) for v in m.arch.ptx) if a]
     return bins, ptxs
 
 
@@ -204,12 +170,12 @@ def _cvconfig_arch(text: str | None) -> tuple[list[str], list[str]]:
 
 def read_build_facts(prefix: Path) -> BuildFacts:
     """Facts for the version label: the manifest's where present, else the files OpenCV installs."""
-    manifest, _why = read_manifest(prefix)
-    data: Mapping[str, Any] = manifest or {}
+    found = load_manifest(prefix)
+    model = found.manifest
     origin: dict[str, str] = {}
     config = _opencv_config(prefix)
 
-    version = str(data["opencv_version"]) if data.get("opencv_version") else None
+    version = model.opencv_version if model else None
     origin["opencv_version"] = "manifest"
     if not version:
         version = _version_from_header(prefix)
@@ -225,7 +191,7 @@ def read_build_facts(prefix: Path) -> BuildFacts:
 
     config_cuda = _cmake_set(config, "OpenCV_CUDA_VERSION") or None
     cvconfig = _cvconfig(prefix)
-    cuda = _manifest_cuda_intended(data)
+    cuda = _manifest_cuda_intended(model) if model else None
     origin["cuda"] = "manifest"
     if cuda is None:
         cuda = _cvconfig_has_cuda(cvconfig)
@@ -238,7 +204,7 @@ def read_build_facts(prefix: Path) -> BuildFacts:
     bins: list[str] = []
     ptxs: list[str] = []
     if cuda:
-        cuda_version = _manifest_cuda_version(data)
+        cuda_version = _manifest_cuda_version(model) if model else None
         origin["cuda_version"] = "manifest"
         if cuda_version is None and config_cuda:
             cuda_version = cuda_major_minor(config_cuda)
@@ -248,7 +214,7 @@ def read_build_facts(prefix: Path) -> BuildFacts:
                 f"{prefix} is a CUDA build but neither its manifest nor OpenCVConfig.cmake names its CUDA",
                 hint="rebuild with cvcuda-setup build so the manifest records it",
             )
-        arch = _manifest_arch(data)
+        arch = _manifest_arch(model) if model else None
         origin["arch"] = "manifest"
         if not arch or not (arch[0] or arch[1]):
             arch = _cvconfig_arch(cvconfig)
@@ -264,7 +230,8 @@ def read_build_facts(prefix: Path) -> BuildFacts:
         arch_bin=_arch_sort(bins),
         arch_ptx=_arch_sort(ptxs),
         origin=origin,
-        manifest=manifest,
+        manifest=found.document if model else None,
+        model=model,
     )
 
 
@@ -348,9 +315,7 @@ def probe_interpreter(python: str | None) -> InterpreterFacts:
     """Ask ``python`` (default: this interpreter) for what its wheel tags are made of."""
     exe = python or sys.executable
     try:
-        proc = subprocess.run(
-            [exe, "-c", _INTERPRETER_SCRIPT], capture_output=True, text=True, timeout=60, check=False
-        )
+        proc = capture([exe, "-c", _INTERPRETER_SCRIPT], timeout=60)
     except FileNotFoundError:
         raise UsageError(
             f"--python {exe!r} does not exist", hint="give the path of a Python 3 interpreter"

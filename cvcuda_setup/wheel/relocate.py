@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import sysconfig
 from pathlib import Path
 from typing import Literal
 
 from cvcuda_setup.errors import BuildError, ToolchainError
+from cvcuda_setup.tools import capture
 from cvcuda_setup.wheel.elf import ElfError, read_dynamic, rewrite_runpath_in_place
 
 Method = Literal["patchelf", "in-place"]
@@ -37,9 +37,7 @@ def set_runpath(path: Path, value: str, patchelf: str | None) -> Method:
     """Make ``value`` the only run path of ``path``; checked by reading the file back."""
     method: Method
     if patchelf:
-        proc = subprocess.run(
-            [patchelf, "--set-rpath", value, str(path)], capture_output=True, text=True, check=False
-        )
+        proc = capture([patchelf, "--set-rpath", value, str(path)])
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["?"])[-1]
             raise BuildError(f"patchelf --set-rpath {value} {path.name} failed: {last}")

@@ -13,12 +13,12 @@ import importlib.util
 import os
 import re
 import shutil
-import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from cvcuda_setup.tools import capture
 from cvcuda_setup.wheel.deps import auditwheel_excludes, cuda_provider
 
 
@@ -57,7 +57,7 @@ def run_repair(base: list[str], wheel: Path, out_dir: Path, patchelf: str | None
     env = dict(os.environ)
     if patchelf:
         env["PATH"] = os.pathsep.join([str(Path(patchelf).parent), env.get("PATH", "")])
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    proc = capture(cmd, env=env)
     wheels = sorted(out_dir.glob("*.whl"))
     output = proc.stderr + "\n" + proc.stdout
     if proc.returncode != 0 or len(wheels) != 1:

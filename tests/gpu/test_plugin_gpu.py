@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from cvcuda_setup import native
+from cvcuda_setup import envvars, native
 
 pytestmark = pytest.mark.gpu
 
@@ -32,14 +32,9 @@ class Built:
     result: native.PluginResult
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        libs = [str(p) for p in (self.prefix / "lib", self.prefix / "lib64") if p.is_dir()]
-        env["LD_LIBRARY_PATH"] = os.pathsep.join(
-            [*libs, *([env["LD_LIBRARY_PATH"]] if env.get("LD_LIBRARY_PATH") else [])]
-        )
         assert self.result.python_module is not None
-        env["PYTHONPATH"] = str(self.result.python_module.parent)
-        return env
+        layout = envvars.layout_env(self.prefix, [self.result.python_module.parent])
+        return {**os.environ, **layout.resolved()}
 
 
 def _candidates(request: pytest.FixtureRequest) -> list[Path]:

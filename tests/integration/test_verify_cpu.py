@@ -22,8 +22,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cvcuda_setup.cli.app import app
+from cvcuda_setup.manifest import MANIFEST_RELPATH
 from cvcuda_setup.verify import images
-from cvcuda_setup.verify.context import MANIFEST_RELPATH, VerifyOptions
+from cvcuda_setup.verify.context import VerifyOptions
 from cvcuda_setup.verify.runner import build_context
 from tests.conftest import gpu_skip_reason
 

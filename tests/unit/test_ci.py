@@ -19,7 +19,7 @@ import typer
 import typer.main
 from typer.testing import CliRunner
 
-from cvcuda_setup import ci
+from cvcuda_setup import ci, ci_plan
 from cvcuda_setup.cli.app import app
 from cvcuda_setup.errors import UsageError
 
@@ -71,14 +71,12 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("FAKE_CI_CALLS", str(calls))
     monkeypatch.setenv("FAKE_DEFAULT_BUILD_DIR", str(tmp_path / "default-build"))
     monkeypatch.delenv("FAKE_CI", raising=False)
-    # the plugin command is another module's; ci asks the command tree for its options
-    monkeypatch.setattr(ci, "command_options", lambda name: ["--prefix", "--python", "--jobs"])
     # --launcher auto would pick up an installed sccache and talk to the user's server: not in these tests
     monkeypatch.setattr(ci, "_uses_sccache", lambda launcher: launcher == "sccache")
     return {"tool": (sys.executable, str(script)), "calls": calls, "tmp": tmp_path}
 
 
-def _options(fake: dict[str, Any], **kw: Any) -> ci.CiOptions:
+def _options(fake: dict[str, Any], **kw: Any) -> ci_plan.CiOptions:
     base: dict[str, Any] = {
         "recipe": "cpu-test",
         "arch": "auto",
@@ -88,7 +86,7 @@ def _options(fake: dict[str, Any], **kw: Any) -> ci.CiOptions:
         "launcher": "none",
     }
     base.update(kw)
-    return ci.CiOptions(**base)
+    return ci_plan.CiOptions(**base)
 
 
 def _calls(fake: dict[str, Any]) -> list[list[str]]:
@@ -195,17 +193,6 @@ def test_a_json_step_without_json_fails(fake: dict[str, Any], monkeypatch: pytes
     assert result.steps[1].status == "failed" and "printed no JSON" in result.steps[1].note
 
 
-def test_a_missing_plugin_command_fails_the_plugin_step(
-    fake: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(ci, "command_options", lambda name: None)
-    result = ci.run_ci(_options(fake), log=lambda _: None)
-    plugin = result.steps[3]
-    assert (plugin.name, plugin.status, plugin.exit_code) == ("plugin", "failed", 2)
-    assert "no 'plugin' command" in plugin.note
-    assert result.exit_code == 2 and result.steps[4].status == "skipped"
-
-
 def test_a_rerun_replaces_old_results(fake: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     ci.run_ci(_options(fake), log=lambda _: None)
     report = fake["tmp"] / "report"
@@ -266,15 +253,15 @@ def test_sccache_missing_fails_before_the_build(
 
 
 def test_summary_lines() -> None:
-    result = ci.CiResult(
-        options=ci.CiOptions(recipe="r", arch="auto", prefix=Path("/p"), report_dir=Path("/rep")),
+    result = ci_plan.CiResult(
+        options=ci_plan.CiOptions(recipe="r", arch="auto", prefix=Path("/p"), report_dir=Path("/rep")),
         steps=[
-            ci.StepResult("doctor", "passed", 0, 1.0),
-            ci.StepResult("build", "failed", 1, 2.0, note="boom"),
+            ci_plan.StepResult("doctor", "passed", 0, 1.0),
+            ci_plan.StepResult("build", "failed", 1, 2.0, note="boom"),
         ],
         started="now",
     )
-    lines = ci.summary_lines(result)
+    lines = ci_plan.summary_lines(result)
     assert lines[1].split()[:3] == ["build", "failed", "exit"] and lines[1].endswith("- boom")
     assert lines[-1] == "ci failed at build (exit 1); report: /rep"
 
@@ -288,7 +275,7 @@ def _app() -> typer.Typer:
 
 
 def test_cli_runs_the_steps(fake: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ci, "default_tool", lambda: fake["tool"])
+    monkeypatch.setattr(ci_plan, "default_tool", lambda: fake["tool"])
     report = fake["tmp"] / "report"
     args = ["ci", "--recipe", "cpu-test", "--prefix", str(fake["tmp"] / "p"), "--report", str(report)]
     result = CliRunner().invoke(_app(), [*args, "--no-require-gpu"])
@@ -311,7 +298,7 @@ def test_cli_runs_the_steps(fake: dict[str, Any], monkeypatch: pytest.MonkeyPatc
 def test_cli_bad_input_is_one_line_exit_2(
     fake: dict[str, Any], monkeypatch: pytest.MonkeyPatch, args: list[str], needle: str
 ) -> None:
-    monkeypatch.setattr(ci, "default_tool", lambda: fake["tool"])
+    monkeypatch.setattr(ci_plan, "default_tool", lambda: fake["tool"])
     result = CliRunner().invoke(_app(), ["ci", "--report", str(fake["tmp"] / "r"), *args])
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and needle in result.stderr
@@ -322,8 +309,8 @@ def test_every_planned_command_parses_in_the_real_cli(tmp_path: Path) -> None:
     """doctor, build (dry run and real) and verify exist with every option ci passes them."""
     group = typer.main.get_command(_app())
     commands = group.commands  # type: ignore[attr-defined]
-    options = ci.normalise(
-        ci.CiOptions(
+    options = ci_plan.normalise(
+        ci_plan.CiOptions(
             recipe="cpu-test",
             arch="8.9",
             prefix=tmp_path / "p",
@@ -338,18 +325,14 @@ def test_every_planned_command_parses_in_the_real_cli(tmp_path: Path) -> None:
             force=True,
         )
     )
-    plugin = ci.command_options("plugin")
-    steps = ci.plan_steps(options, "5.1.0", plugin)
+    steps = ci_plan.plan_steps(options, "5.1.0")
     checked = []
     for step in steps:
-        if not step.argv:
-            continue
         name, *args = step.argv
         assert name in commands, f"ci runs `{name}`, which the CLI does not have"
         commands[name].make_context(name, list(args))  # raises on an unknown option or a bad value
         checked.append(step.name)
-    assert {"doctor", "plan", "build", "verify"} <= set(checked)
-    assert ("plugin" in checked) == (plugin is not None)
+    assert {"doctor", "plan", "build", "plugin", "verify"} <= set(checked)
 
 
 def test_a_failed_step_says_why_doctors_errors_with_their_fixes(
@@ -362,7 +345,7 @@ def test_a_failed_step_says_why_doctors_errors_with_their_fixes(
     ]
     _set(monkeypatch, codes={"doctor": 2}, findings=findings)
     result = ci.run_ci(_options(fake), log=lambda _: None)
-    lines = ci.summary_lines(result)
+    lines = ci_plan.summary_lines(result)
     failed = lines.index(next(line for line in lines if line.startswith("ci failed at doctor")))
     assert lines[failed + 1 :] == ["  doctor: no nvcc found (fix: install the toolkit)"]
     summary = json.loads((fake["tmp"] / "report" / "summary.json").read_text())
@@ -370,4 +353,4 @@ def test_a_failed_step_says_why_doctors_errors_with_their_fixes(
 
     _set(monkeypatch, codes={"build": 2}, error_line={"build": "the prefix is locked (wait)"})
     result = ci.run_ci(_options(fake), log=lambda _: None)
-    assert ci.summary_lines(result)[-1] == "  build: the prefix is locked (wait)"
+    assert ci_plan.summary_lines(result)[-1] == "  build: the prefix is locked (wait)"

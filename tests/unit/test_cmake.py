@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from cvcuda_setup import builddir
 from cvcuda_setup import cmake as cm
 from cvcuda_setup.errors import InstallError, SourceError, UsageError
 from cvcuda_setup.manifest import SCHEMA, read_manifest
@@ -413,8 +414,8 @@ def test_an_empty_existing_build_dir_is_adopted(fakes: Fakes) -> None:
     tree = make_tree(fakes.root)
     (fakes.root / "build").mkdir()
     cm.execute(make(fakes, tree), tree)
-    marker = json.loads((fakes.root / "build" / cm.BUILD_MARKER).read_text())
-    assert marker["adopted"] is True and marker["configured"]["hash"] == cm.plan_hash(make(fakes, tree))
+    marker = json.loads((fakes.root / "build" / builddir.BUILD_MARKER).read_text())
+    assert marker["adopted"] is True and marker["configured"]["hash"] == builddir.plan_hash(make(fakes, tree))
 
 
 def test_a_foreign_prefix_is_refused_before_anything_is_built(fakes: Fakes) -> None:
@@ -556,10 +557,11 @@ def test_cuda_asked_for_but_not_found_fails_at_configure(fakes: Fakes) -> None:
 def test_a_cuda_build_records_arch_and_cuda_version(fakes: Fakes) -> None:
     tree = make_tree(fakes.root)
     manifest = cm.execute(make(fakes, tree, cuda=True), tree)
-    assert manifest.arch["bin"] == ["9.0"] and manifest.arch["ptx"] == ["9.0"]
-    assert manifest.recipe["cuda"] is True
-    assert manifest.toolchain["cuda_version"] == "13.0"
-    assert manifest.summary["cuda"] is True and manifest.summary["gpu_arch"] == ["90"]
+    assert manifest.arch is not None
+    assert manifest.arch.bin == ("9.0",) and manifest.arch.ptx == ("9.0",)
+    assert manifest.recipe.cuda is True
+    assert manifest.toolchain.cuda_version == "13.0"
+    assert manifest.summary.cuda is True and manifest.summary.gpu_arch == ("90",)
 
 
 def test_files_installed_outside_the_prefix_stop_the_install(fakes: Fakes) -> None:
@@ -585,7 +587,9 @@ def test_patches_are_applied_once_and_recorded(fakes: Fakes) -> None:
     plan = make(fakes, tree, patches=(patch,))
     manifest = cm.execute(plan, tree, patches=[(patch, sha)])
     assert (tree.opencv_dir / "modules/core/src/a.cpp").read_text() == "int a() { return 2; }\n"
-    assert manifest.patches == [{"name": "fix.patch", "path": str(patch), "sha256": sha, "tree": "opencv"}]
+    assert [p.to_json() for p in manifest.patches] == [
+        {"name": "fix.patch", "path": str(patch), "sha256": sha, "tree": "opencv"}
+    ]
     cm.execute(plan, tree, patches=[(patch, sha)])  # applying twice would fail: it is not applied again
     with pytest.raises(SourceError, match="sha256 is"):
         cm.execute(plan, tree, patches=[(patch, "0" * 64)])
@@ -594,13 +598,13 @@ def test_patches_are_applied_once_and_recorded(fakes: Fakes) -> None:
 def test_a_second_build_into_a_locked_build_dir_is_refused_naming_the_pid(fakes: Fakes) -> None:
     tree = make_tree(fakes.root)
     plan = make(fakes, tree)
-    cm.claim_build_dir(plan.build_dir)
+    builddir.claim_build_dir(plan.build_dir)
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import fcntl, os, sys, time\n"
-            f"fd = os.open({str(plan.build_dir / cm.LOCK_FILE)!r}, os.O_RDWR | os.O_CREAT)\n"
+            f"fd = os.open({str(plan.build_dir / builddir.LOCK_FILE)!r}, os.O_RDWR | os.O_CREAT)\n"
             "fcntl.flock(fd, fcntl.LOCK_EX)\n"
             "os.write(fd, f'{os.getpid()}\\n'.encode())\n"
             "print('locked', flush=True)\n"

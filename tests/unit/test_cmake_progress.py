@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from cvcuda_setup import cmake as cm
-from cvcuda_setup import tools
+from cvcuda_setup import progress, tools
 from cvcuda_setup.console import console
 from cvcuda_setup.errors import ToolchainError, UsageError
 from cvcuda_setup.model import ArchSelection, BuildPlan, SourceSpec
@@ -30,7 +30,7 @@ class Clock:
 def test_plain_progress_prints_every_5_percent_not_every_step() -> None:
     lines: list[str] = []
     clock = Clock()
-    parser = cm.NinjaStatusParser(cm.PlainProgress("build", lines.append, clock))
+    parser = progress.NinjaStatusParser(progress.PlainProgress("build", lines.append, clock))
     for i in range(1, 201):
         clock.now += 0.1
         parser(f"[{i}/200] Building CXX object modules/core/CMakeFiles/opencv_core.dir/src/f{i}.cpp.o")
@@ -47,7 +47,7 @@ def test_plain_progress_prints_every_5_percent_not_every_step() -> None:
 def test_plain_progress_also_prints_every_30_seconds_and_the_last_step_on_close() -> None:
     lines: list[str] = []
     clock = Clock()
-    sink = cm.PlainProgress("build", lines.append, clock)
+    sink = progress.PlainProgress("build", lines.append, clock)
     sink.update(1, 1000, "a.cpp.o")  # first line
     for i in range(2, 8):
         clock.now += 31
@@ -70,7 +70,7 @@ def test_plain_progress_also_prints_every_30_seconds_and_the_last_step_on_close(
 
 def test_a_cmake_rerun_inside_ninja_changes_the_total() -> None:
     lines: list[str] = []
-    parser = cm.NinjaStatusParser(cm.PlainProgress("build", lines.append, Clock()))
+    parser = progress.NinjaStatusParser(progress.PlainProgress("build", lines.append, Clock()))
     parser("[1/1] Re-running CMake...")
     parser("[1/300] Building CXX object a.cpp.o")
     assert lines == [
@@ -84,8 +84,8 @@ def test_rich_progress_draws_a_bar_with_counts_and_the_current_target(
 ) -> None:
     buffer = io.StringIO()
     monkeypatch.setattr(console, "err", Console(file=buffer, force_terminal=True, width=150))
-    sink = cm.RichProgress("build")
-    parser = cm.NinjaStatusParser(sink)
+    sink = progress.RichProgress("build")
+    parser = progress.NinjaStatusParser(sink)
     for i in range(1, 41):
         parser(f"[{i}/40] Building CXX object modules/imgproc/CMakeFiles/x.dir/src/canny{i}.cpp.o")
     sink.close()
@@ -94,7 +94,7 @@ def test_rich_progress_draws_a_bar_with_counts_and_the_current_target(
 
 
 def test_short_target_drops_directories() -> None:
-    assert cm.short_target("Linking CXX shared library lib/libopencv_core.so.5.1.0") == (
+    assert progress.short_target("Linking CXX shared library lib/libopencv_core.so.5.1.0") == (
         "Linking CXX shared library libopencv_core.so.5.1.0"
     )
 

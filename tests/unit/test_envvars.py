@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from cvcuda_setup import envvars
 from cvcuda_setup.cli.app import app
 from cvcuda_setup.errors import UsageError
-from cvcuda_setup.manifest import Manifest, write_manifest
+from cvcuda_setup.manifest import Manifest, PythonFacts, RecipeFacts, write_manifest
 
 
 def make_prefix(root: Path, *, name: str = "opt dir/cv", pkgconfig: bool = True) -> Path:
@@ -33,15 +33,8 @@ def make_prefix(root: Path, *, name: str = "opt dir/cv", pkgconfig: bool = True)
             opencv_version="5.1.0",
             prefix=str(prefix),
             build_dir="",
-            recipe={"name": "minimal"},
-            cmake_options={},
-            arch={},
-            toolchain={},
-            source={},
-            durations={},
-            patches=[],
-            python={"executable": "/usr/bin/python3", "version": "3.12.3", "module_dir": str(cv2)},
-            summary={},
+            recipe=RecipeFacts(name="minimal"),
+            python=PythonFacts(executable=Path("/usr/bin/python3"), version="3.12.3", module_dir=cv2),
             created="",
             tool_version="0.1.0",
         ),

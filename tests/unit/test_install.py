@@ -322,3 +322,77 @@ def test_staging_left_by_a_killed_install_is_cleaned_only_when_it_is_ours(tmp_pa
         assert (staging / install.STAGING_MARKER).is_file()
         assert install.outside_prefix(staging, prefix) == []
     assert not left.exists() and alive.is_dir() and (foreign / "data").is_file()
+
+
+KILLED_REPLACEMENT = """
+import os, shutil, signal, sys
+from pathlib import Path
+from cvcuda_setup import install
+from cvcuda_setup.manifest import MANIFEST_RELPATH
+
+prefix, when = Path(sys.argv[1]), sys.argv[2]
+real_rename, real_rmtree = os.rename, shutil.rmtree
+
+def rename(src, dst):
+    real_rename(src, dst)
+    if when == "between" and Path(dst).name == install.OLD_TREE:  # old aside, new not yet in
+        os.kill(os.getpid(), signal.SIGKILL)
+
+def rmtree(path, *args, **kwargs):
+    if when == "removing" and Path(path).name == install.OLD_TREE:  # killed halfway through removing it
+        (Path(path) / "lib" / "libopencv_core.so").unlink()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_rmtree(path, *args, **kwargs)
+
+os.rename, shutil.rmtree = rename, rmtree
+with install.lock_prefix(prefix), install.staging_area(prefix) as staging:
+    root = install.staged_prefix(staging, prefix)
+    (root / "lib").mkdir(parents=True)
+    (root / "lib" / "libopencv_core.so").write_text("2")
+    (root / MANIFEST_RELPATH).parent.mkdir(parents=True)
+    (root / MANIFEST_RELPATH).write_text("{}")
+    install.commit(root, prefix, force=False)
+"""
+
+
+def _killed_replacement(prefix: Path, when: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_REPLACEMENT, str(prefix), when],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == -9, proc.stderr
+
+
+def _names(parent: Path) -> list[str]:
+    return sorted(p.name for p in parent.iterdir() if not p.name.endswith(".lock"))
+
+
+@pytest.mark.parametrize(
+    ("when", "content"),
+    [("between", "1"), ("removing", "2")],  # killed between the two renames / while removing the old tree
+)
+def test_a_killed_replacement_is_cleaned_by_the_next_run_and_nothing_else(
+    tmp_path: Path, when: str, content: str
+) -> None:
+    prefix = tmp_path / "cv"
+    with install.staging_area(prefix) as staging:
+        install.commit(staged_tree(staging, prefix, "1"), prefix, force=False)
+    mine = tmp_path / ".cv.cvcuda-setup-old-mine"  # a user's folder of that name, no marker: never ours
+    (mine / "old").mkdir(parents=True)
+    (mine / "old" / "thesis.tex").write_text("user")
+    live = tmp_path / ".cv.cvcuda-setup-old-live"  # a marker naming a live process: not a leftover
+    (live / "old").mkdir(parents=True)
+    (live / install.STAGING_MARKER).write_text(f'{{"pid": {os.getppid()}}}')
+    _killed_replacement(prefix, when)
+    left = [n for n in _names(tmp_path) if n not in ("cv", mine.name, live.name)]
+    assert any(".cvcuda-setup-old-" in n for n in left), left  # what the kill left behind
+    assert prefix.exists() is (when == "removing")
+    with install.lock_prefix(prefix):  # the next run
+        pass
+    assert _names(tmp_path) == sorted(["cv", mine.name, live.name])
+    assert (prefix / "lib" / "libopencv_core.so").read_text() == content
+    assert install.prefix_state(prefix) is PrefixState.OURS  # restored or new: still provably ours
+    assert (mine / "old" / "thesis.tex").read_text() == "user" and (live / "old").is_dir()

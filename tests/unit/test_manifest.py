@@ -5,24 +5,29 @@ from __future__ import annotations
 
 import json
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from cvcuda_setup.configlog import compiler_facts, parse_configure_summary, read_cmake_cache
 from cvcuda_setup.errors import InstallError
 from cvcuda_setup.manifest import (
     MANIFEST_RELPATH,
     SCHEMA,
     Manifest,
-    compiler_facts,
+    ManifestSchemaError,
+    PythonFacts,
+    RecipeFacts,
+    ToolchainFacts,
     find_module_dir,
     has_extension,
-    parse_configure_summary,
-    read_cmake_cache,
+    load_manifest,
     read_manifest,
     summary_lines,
     write_manifest,
 )
+from cvcuda_setup.model import ArchSelection, SourceSpec, SourceTree
 
 #: The summary of the measured CPU-only build (cpu-test recipe, OpenCV 5.1.0), flag lines shortened.
 CPU_SUMMARY = textwrap.dedent(
@@ -218,19 +223,24 @@ def manifest(prefix: Path, **changes: object) -> Manifest:
         opencv_version="5.1.0",
         prefix=str(prefix),
         build_dir="/b",
-        recipe={"name": "minimal", "cuda": True},
+        recipe=RecipeFacts(name="minimal", cuda=True),
         cmake_options={"WITH_CUDA": "ON"},
-        arch={"bin": ["9.0"], "ptx": ["9.0"], "origin": "explicit", "requested": "9.0+PTX"},
-        toolchain={"cuda_version": "13.0"},
-        source={"kind": "sdist"},
+        arch=ArchSelection(bin=("9.0",), ptx=("9.0",), origin="explicit", requested="9.0+PTX"),
+        toolchain=ToolchainFacts(cuda_version="13.0"),
+        source=SourceTree(
+            spec=SourceSpec(kind="sdist", location="", opencv_version="5.1.0"),
+            opencv_dir=Path("/src/opencv"),
+            contrib_dir=None,
+            opencv_version="5.1.0",
+        ),
         durations={"configure": 30.0, "build": 600.5, "install": None},
-        patches=[],
-        python={
-            "executable": "/usr/bin/python3",
-            "version": "3.12.3",
-            "module_dir": str(prefix / "lib/python3.12/site-packages/cv2"),
-        },
-        summary=parse_configure_summary(cuda_summary()).to_json(),
+        patches=(),
+        python=PythonFacts(
+            executable=Path("/usr/bin/python3"),
+            version="3.12.3",
+            module_dir=prefix / "lib/python3.12/site-packages/cv2",
+        ),
+        summary=parse_configure_summary(cuda_summary()),
         created="2026-01-01T00:00:00+00:00",
         tool_version="0.1.0",
     )
@@ -281,3 +291,122 @@ def test_summary_lines(tmp_path: Path) -> None:
     assert "  CUDA:      YES (ver 13.0, CUFFT CUBLAS)" in lines
     assert "  GPU arch:  89 90  PTX: 90" in lines
     assert "  took:      configure 30 s, build 600 s, install skipped" in lines
+
+
+#: A manifest exactly as cvcuda-setup 0.1 (schema 1) wrote it: existing prefixes must keep working.
+SCHEMA_1_DOCUMENT = {
+    "schema": "cvcuda-setup/manifest/1",
+    "opencv_version": "5.1.0",
+    "prefix": "/opt/cv",
+    "build_dir": "/b",
+    "recipe": {
+        "name": "minimal",
+        "path": "/r/minimal.toml",
+        "cuda": True,
+        "python": True,
+        "build_type": "Release",
+        "modules": ["core", "cudev"],
+    },
+    "cmake_options": {"WITH_CUDA": "ON", "CUDA_ARCH_BIN": "9.0"},
+    "arch": {"bin": ["9.0"], "ptx": ["9.0"], "origin": "auto", "requested": ""},
+    "toolchain": {
+        "cmake": "cmake",
+        "cxx_compiler": "/usr/bin/g++",
+        "cxx_compiler_id": "GNU",
+        "cxx_compiler_version": "13.3.0",
+        "cmake_version": "4.4.5",
+        "cuda_version": "13.0",
+        "nvcc": "/usr/local/cuda/bin/nvcc",
+        "cuda_host_compiler": None,
+        "cudnn_version": None,
+        "launcher": "sccache",
+        "jobs": 16,
+    },
+    "source": {
+        "kind": "bundle",
+        "location": "/bundles/b.tar.zst",
+        "sha256": "ab" * 32,
+        "opencv_version": "5.1.0",
+        "opencv_dir": "/cache/src/opencv",
+        "contrib_dir": "/cache/src/opencv_contrib",
+        "pruned": True,
+        "commits": None,
+    },
+    "durations": {"configure": None, "build": 600.5, "install": 3.0},
+    "patches": [{"name": "fix.patch", "path": "/p/fix.patch", "sha256": "cd" * 32, "tree": "opencv"}],
+    "python": {
+        "executable": "/usr/bin/python3",
+        "version": "3.12.3",
+        "module_dir": "/opt/cv/lib/python3.12/site-packages/cv2",
+    },
+    "summary": {
+        "opencv_version": "5.1.0",
+        "modules_built": ["core", "cudev"],
+        "cuda": True,
+        "gpu_arch": ["90"],
+    },
+    "created": "2026-01-01T00:00:00+00:00",
+    "tool_version": "0.1.0",
+}
+
+
+def test_a_schema_1_manifest_reads_into_the_typed_model(tmp_path: Path) -> None:
+    path = tmp_path / MANIFEST_RELPATH
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(SCHEMA_1_DOCUMENT))
+    m = read_manifest(tmp_path)
+    assert m is not None and m.schema == "cvcuda-setup/manifest/1"
+    assert m.recipe == RecipeFacts("minimal", "/r/minimal.toml", True, True, "Release", ("core", "cudev"))
+    assert m.arch == ArchSelection(bin=("9.0",), ptx=("9.0",), origin="auto", requested="")
+    assert (
+        m.toolchain.jobs == 16 and m.toolchain.launcher == "sccache" and m.toolchain.cuda_toolkit_root is None
+    )
+    assert m.source is not None and m.source.spec.kind == "bundle" and m.source.pruned
+    assert m.source.contrib_dir == Path("/cache/src/opencv_contrib")
+    assert [p.name for p in m.patches] == ["fix.patch"]
+    assert m.module_dir == Path("/opt/cv/lib/python3.12/site-packages/cv2")
+    assert m.python is not None and m.python.numpy_version is None
+    assert m.summary.modules_built == ("core", "cudev") and m.summary.cuda is True
+    assert m.durations == {"configure": None, "build": 600.5, "install": 3.0}
+    assert m.option("WITH_CUDA") == "ON" and m.extra == {}
+
+
+def test_a_schema_1_manifest_is_written_back_as_the_current_schema(tmp_path: Path) -> None:
+    m = Manifest.from_json(SCHEMA_1_DOCUMENT)
+    data = m.to_json()
+    assert data["schema"] == SCHEMA == "cvcuda-setup/manifest/2"
+    assert data["toolchain"]["cuda_toolkit_root"] is None and data["python"]["numpy_version"] is None
+    for key in ("recipe", "arch", "cmake_options", "durations", "patches"):
+        assert data[key] == SCHEMA_1_DOCUMENT[key], key
+    assert data["source"] == SCHEMA_1_DOCUMENT["source"]
+    assert Manifest.from_json(data) == replace(m, schema=SCHEMA)
+
+
+def test_the_toolkit_root_and_cv2_folder_round_trip(tmp_path: Path) -> None:
+    m = manifest(
+        tmp_path, toolchain=ToolchainFacts(cuda_version="13.0", cuda_toolkit_root="/usr/local/cuda-13.0")
+    )
+    write_manifest(tmp_path, m)
+    back = read_manifest(tmp_path)
+    assert back is not None and back.cuda_toolkit_root == Path("/usr/local/cuda-13.0")
+    assert back.module_dir == tmp_path / "lib/python3.12/site-packages/cv2"
+
+
+def test_a_manifest_of_a_future_schema_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / MANIFEST_RELPATH
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({**SCHEMA_1_DOCUMENT, "schema": "cvcuda-setup/manifest/3"}))
+    with pytest.raises(ManifestSchemaError) as info:
+        read_manifest(tmp_path)
+    message = str(info.value)
+    assert "\n" not in message and "'cvcuda-setup/manifest/3'" in message
+    assert "cvcuda-setup/manifest/1, cvcuda-setup/manifest/2" in message
+    found = load_manifest(tmp_path)
+    assert found.manifest is None and found.document is not None
+    assert found.error is not None and "cvcuda-setup/manifest/3" in found.error
+
+
+def test_load_manifest_says_why_there_is_none(tmp_path: Path) -> None:
+    found = load_manifest(tmp_path)
+    assert (found.document, found.manifest) == (None, None)
+    assert found.error == f"{tmp_path / MANIFEST_RELPATH} does not exist"

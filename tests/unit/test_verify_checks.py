@@ -599,11 +599,13 @@ def test_analyse_wheel_reads_the_manifest_next_to_cv2(tmp_path: Path) -> None:
 
 
 def test_a_copied_prefix_says_it_moved_and_finds_its_own_cv2(tmp_path: Path) -> None:
+    from cvcuda_setup.manifest import Manifest, PythonFacts, RecipeFacts
     from cvcuda_setup.verify.context import ManifestFacts
 
     old = tmp_path / "orig"
     new = tmp_path / "copy"
-    data = {"prefix": str(old), "python": {"module_dir": str(old / "lib/python3.11/site-packages/cv2")}}
-    facts = ManifestFacts(path=new / "share/cvcuda-setup/manifest.json", data=data, error=None)
+    py = PythonFacts(Path("/usr/bin/python3"), "3.11", old / "lib/python3.11/site-packages/cv2")
+    manifest = Manifest(opencv_version="5.1.0", prefix=str(old), recipe=RecipeFacts("minimal"), python=py)
+    facts = ManifestFacts(new / "share/cvcuda-setup/manifest.json", manifest.to_json(), None, manifest)
     assert facts.moved_from(new) == old and facts.moved_from(old) is None
     assert facts.python_module_dir(new) == new / "lib/python3.11/site-packages"

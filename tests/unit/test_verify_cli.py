@@ -58,9 +58,11 @@ def _prefix(tmp_path: Path, *, tool_devices: int | None = None, arch: list[str] 
     (cv2 / "__init__.py").write_text(
         "raise ImportError('libopencv_core.so.501: cannot open shared object file')\n"
     )
-    manifest = {
+    manifest = {  # as cvcuda-setup 0.1 wrote it (schema 1), the parts verify reads
+        "schema": "cvcuda-setup/manifest/1",
+        "prefix": str(prefix),
         "opencv_version": "5.1.0",
-        "recipe": "minimal",
+        "recipe": {"name": "minimal"},
         "cmake_options": {"WITH_CUDA": "ON"},
         "arch": {"bin": arch or ["9.0"], "ptx": []},
         "python": {"executable": sys.executable},

@@ -101,6 +101,8 @@ def test_manifest_travels_with_build_host_paths_moved_aside(cuda_fake: FakePrefi
 
 def test_prefix_manifest_decides_the_version_and_its_python_is_moved(tmp_path: Path) -> None:
     manifest = {
+        "schema": "cvcuda-setup/manifest/1",
+        "prefix": str(tmp_path / "src"),
         "opencv_version": "5.1.0",
         "recipe": {"name": "minimal", "cuda": True},
         "arch": {"bin": ["8.6", "9.0"], "ptx": ["9.0"]},
@@ -123,8 +125,16 @@ def test_prefix_manifest_decides_the_version_and_its_python_is_moved(tmp_path: P
     assert "Requires-Dist: numpy>=2" in metadata
 
 
+CPU_MANIFEST = {
+    "schema": "cvcuda-setup/manifest/1",
+    "prefix": "/p",
+    "opencv_version": "5.1.0",
+    "recipe": {"cuda": False},
+}
+
+
 def test_cpu_prefix_whose_cv2_links_cuda_is_refused(tmp_path: Path) -> None:
-    fake = make_prefix(tmp_path, cuda=True, manifest={"opencv_version": "5.1.0", "recipe": {"cuda": False}})
+    fake = make_prefix(tmp_path, cuda=True, manifest=CPU_MANIFEST)
     with pytest.raises(UsageError, match=r"reads as a CPU-only build .* but cv2 links libnppc\.so\.13"):
         build_wheel(WheelOptions(prefix=fake.prefix, out_dir=tmp_path / "dist", repair="none"))
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cvcuda_setup.errors import ToolchainError, UsageError
+from cvcuda_setup.manifest import MANIFEST_RELPATH
 from cvcuda_setup.wheel import naming
 from cvcuda_setup.wheel.naming import BuildFacts, InterpreterFacts
 
@@ -105,7 +106,7 @@ def write_prefix(
     cmake.mkdir(parents=True)
     (cmake / "OpenCVConfig.cmake").write_text(f"SET(OpenCV_VERSION 5.1.0)\n{cuda_cmake}")
     if manifest is not None:
-        path = root / naming.MANIFEST_RELPATH
+        path = root / MANIFEST_RELPATH
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(manifest) if not isinstance(manifest, str) else manifest)
     return root
@@ -115,10 +116,12 @@ def test_facts_from_the_manifest(tmp_path: Path) -> None:
     prefix = write_prefix(
         tmp_path,
         {
+            "schema": "cvcuda-setup/manifest/1",
+            "prefix": str(tmp_path),
             "opencv_version": "5.1.0",
             "recipe": {"name": "minimal", "cuda": True},
             "arch": {"bin": ["8.6", "9.0"], "ptx": ["9.0"]},
-            "toolchain": {"nvcc": {"version": "13.0.88"}},
+            "toolchain": {"cuda_version": "13.0.88"},
         },
     )
     got = naming.read_build_facts(prefix)
@@ -137,10 +140,12 @@ def test_manifest_of_a_cpu_recipe_wins_over_a_recorded_toolkit(tmp_path: Path) -
     prefix = write_prefix(
         tmp_path,
         {
+            "schema": "cvcuda-setup/manifest/1",
+            "prefix": str(tmp_path),
             "opencv_version": "5.1.0",
-            "recipe": "cpu-test",
+            "recipe": {"name": "cpu-test"},
             "cmake_options": {"WITH_CUDA": "OFF"},
-            "cuda_version": "13.0",
+            "toolchain": {"cuda_version": "13.0"},
             "arch": {"bin": [], "ptx": []},
         },
     )
@@ -152,17 +157,18 @@ def test_manifest_of_a_cpu_recipe_wins_over_a_recorded_toolkit(tmp_path: Path) -
 @pytest.mark.parametrize(
     "where",
     [
-        {"cuda_version": "13.0"},
-        {"cuda": {"version": "13.0.88"}},
+        {"toolchain": {"cuda_version": "13.0"}},
         {"toolchain": {"cuda_version": "V13.0.88"}},
-        {"toolkit": {"version": "13.0"}},
-        {"cuda": "13.0"},
+        {"summary": {"cuda_version": "13.0"}},
     ],
 )
-def test_cuda_version_is_read_wherever_the_manifest_puts_it(tmp_path: Path, where: dict[str, object]) -> None:
+def test_cuda_version_is_read_where_the_manifest_records_it(tmp_path: Path, where: dict[str, object]) -> None:
     manifest = {
+        "schema": "cvcuda-setup/manifest/1",
+        "prefix": str(tmp_path),
+        "recipe": {"name": "minimal"},
         "opencv_version": "5.1.0",
-        "cmake_options": [["WITH_CUDA", "ON"]],
+        "cmake_options": {"WITH_CUDA": "ON"},
         "arch": {"bin": ["9.0"]},
         **where,
     }
