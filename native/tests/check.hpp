@@ -1,7 +1,11 @@
 // A tiny self-made test harness (the GPU host has no gtest and no network).
 //
 //   TEST_CASE(layout_2d) { CHECK(a == b); CHECK_EQ(x, 3); CHECK_THROWS(f(), cv::Exception, "step[0]"); }
-//   int main() { return cvzc_test::run_all(); }
+//   int main(int argc, char** argv) { return cvzc_test::run_all(argc, argv); }
+//
+// Arguments pick tests by name: `test_gpu_alloc --only a,b` runs a and b, `--except a` all but a (the sanitizer
+// stage runs the cases that provoke CUDA API errors on purpose apart from the others). An unknown name is a
+// usage error (exit 2), so a renamed test cannot silently drop out of a run.
 //
 // A failed CHECK records the failure and the test goes on; REQUIRE stops the test. SKIP("why") ends a test as
 // skipped. Exit code: 1 when any check failed (or a test threw), 77 when every test skipped (ctest's
@@ -13,6 +17,7 @@
 #include <functional>
 #include <sstream>
 #include <string>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -49,10 +54,56 @@ std::string describe_pair(const char* ea, const char* eb, const A& a, const B& b
     return os.str();
 }
 
-inline int run_all() {
+struct Selection {
+    std::set<std::string> only;
+    std::set<std::string> except;
+    bool ok = true;
+};
+
+inline std::set<std::string> split_names(const std::string& list) {
+    std::set<std::string> names;
+    std::string::size_type start = 0;
+    while (start <= list.size()) {
+        const auto comma = list.find(',', start);
+        const auto end = comma == std::string::npos ? list.size() : comma;
+        if (end > start) names.insert(list.substr(start, end - start));
+        start = end + 1;
+    }
+    return names;
+}
+
+inline Selection parse_selection(int argc, char** argv) {
+    Selection sel;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if ((arg == "--only" || arg == "--except") && i + 1 < argc) {
+            (arg == "--only" ? sel.only : sel.except) = split_names(argv[++i]);
+        } else {
+            std::fprintf(stderr, "error: unknown argument '%s' (use --only NAME[,NAME] or --except NAME[,NAME])\n",
+                         arg.c_str());
+            sel.ok = false;
+        }
+    }
+    for (const auto* names : {&sel.only, &sel.except}) {
+        for (const auto& name : *names) {
+            bool known = false;
+            for (const auto& test : state().tests) known = known || test.first == name;
+            if (!known) {
+                std::fprintf(stderr, "error: no test named '%s' in this binary\n", name.c_str());
+                sel.ok = false;
+            }
+        }
+    }
+    return sel;
+}
+
+inline int run_all(int argc = 0, char** argv = nullptr) {
+    const Selection sel = parse_selection(argc, argv);
+    if (!sel.ok) return 2;
     int skipped = 0;
     int ran = 0;
     for (const auto& [name, fn] : state().tests) {
+        if ((!sel.only.empty() && sel.only.count(name) == 0) || sel.except.count(name) != 0) continue;
         const int before = state().failures;
         std::fprintf(stderr, "[ RUN  ] %s\n", name.c_str());
         try {

@@ -102,4 +102,4 @@ TEST_CASE(pipeline_on_device_1_over_buffers_allocated_on_device_0) {
 #endif
 }
 
-int main() { return cvzc_test::run_all(); }
+int main(int argc, char** argv) { return cvzc_test::run_all(argc, argv); }

@@ -185,4 +185,4 @@ TEST_CASE(setup_from_many_threads_is_done_once) {
     std::fprintf(stderr, "  setup note: %s\n", first.note.c_str());
 }
 
-int main() { return cvzc_test::run_all(); }
+int main(int argc, char** argv) { return cvzc_test::run_all(argc, argv); }

@@ -206,4 +206,4 @@ TEST_CASE(record_use_outside_the_pool_is_refused) {
     CHECK_THROWS(pool.record_use(&local, nullptr), cv::Exception, "not inside a live block");
 }
 
-int main() { return cvzc_test::run_all(); }
+int main(int argc, char** argv) { return cvzc_test::run_all(argc, argv); }

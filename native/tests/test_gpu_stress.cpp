@@ -113,4 +113,4 @@ TEST_CASE(hundred_thousand_cycles_from_four_threads) {
     CHECK_EQ(trimmed.host_allocs, trimmed.host_frees);
 }
 
-int main() { return cvzc_test::run_all(); }
+int main(int argc, char** argv) { return cvzc_test::run_all(argc, argv); }

@@ -128,4 +128,4 @@ TEST_CASE(views_without_cuda_opencv_are_refused) {
     CHECK(cvzc::gpu_header(m).data != nullptr);
 }
 
-int main() { return cvzc_test::run_all(); }
+int main(int argc, char** argv) { return cvzc_test::run_all(argc, argv); }

@@ -63,4 +63,4 @@ TEST_CASE(one_line_and_indented) {
                                       "}"));
 }
 
-int main() { return cvzc_test::run_all(); }
+int main(int argc, char** argv) { return cvzc_test::run_all(argc, argv); }

@@ -209,4 +209,4 @@ TEST_CASE(allocator_user_data_matches_std_allocator) {
     }
 }
 
-int main() { return cvzc_test::run_all(); }
+int main(int argc, char** argv) { return cvzc_test::run_all(argc, argv); }

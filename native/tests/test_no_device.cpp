@@ -96,4 +96,4 @@ TEST_CASE(versions_and_description) {
     CHECK(std::string(cvzc::describe()).find(CVCUDA_ZEROCOPY_VERSION) != std::string::npos);
 }
 
-int main() { return cvzc_test::run_all(); }
+int main(int argc, char** argv) { return cvzc_test::run_all(argc, argv); }

@@ -140,4 +140,4 @@ TEST_CASE(pool_without_cuda_calls) {
     CHECK_EQ(pool.stats().max_cached_bytes, size_t(0));
 }
 
-int main() { return cvzc_test::run_all(); }
+int main(int argc, char** argv) { return cvzc_test::run_all(argc, argv); }
