@@ -67,7 +67,7 @@ def test_cpu_test_bundle_round_trip(version: str, tmp_path: Path) -> None:
     )  # fmt: skip
     assert built.returncode == 0, built.stderr[-6000:]
     manifest = read_manifest(prefix)
-    assert manifest is not None and manifest.source["kind"] == "bundle"
+    assert manifest is not None and manifest.source is not None and manifest.source.spec.kind == "bundle"
     major = version.split(".")[0]
     assert (prefix / "lib" / "pkgconfig" / f"opencv{major}.pc").is_file() or (
         prefix / "lib64" / "pkgconfig" / f"opencv{major}.pc"
