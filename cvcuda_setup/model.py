@@ -113,6 +113,9 @@ class SourceSpec:
     sha256: str | None = None
     #: Base URL for git mirrors or the package index for sdists.
     base_url: str | None = None
+    #: git only: the opencv_contrib ref when it is not ``opencv_version`` (an opencv commit has no twin in
+    #: opencv_contrib). None: the same ref for both repositories, like the documented procedure.
+    contrib_ref: str | None = None
 
 
 @dataclass(frozen=True)

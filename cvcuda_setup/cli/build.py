@@ -28,6 +28,8 @@ Examples (--arch auto, the default, asks this host's GPUs; without one name the 
   cvcuda-setup build --recipe minimal --bundle minimal-5.1.0.tar.xz   (write an offline source bundle)
 
   cvcuda-setup build --recipe minimal --source minimal-5.1.0.tar.xz   (build from it, no network)
+
+  cvcuda-setup build --recipe seed --source git --opencv-version 4.x --arch 9.0 --dry-run   (the 4.x branches)
 """
 
 
@@ -47,6 +49,11 @@ def build(
     sha256: str | None = typer.Option(None, "--sha256", help="Expected sha256 of a tarball source."),
     source_base_url: str | None = typer.Option(
         None, "--source-base-url", help="Git mirror or package index URL."
+    ),
+    contrib_ref: str | None = typer.Option(
+        None,
+        "--contrib-ref",
+        help="With --source git: opencv_contrib's branch, tag or commit [the --opencv-version ref].",
     ),
     bundle: Path | None = typer.Option(
         None, "--bundle", help="Write a pruned offline source bundle and stop."
@@ -110,6 +117,7 @@ def build(
         sha256,
         source_base_url,
         version_given=opencv_version is not None,
+        contrib_ref=contrib_ref,
     )
 
     if bundle is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import time
@@ -13,6 +14,11 @@ from cvcuda_setup.errors import SourceError, ToolchainError
 from cvcuda_setup.tools import capture
 
 DEFAULT_GIT_BASE = "https://github.com/opencv"
+
+
+def is_commit(ref: str) -> bool:
+    """A ref that names one repository's commit (hex, 7-40 digits, not a version or a branch like 4.x)."""
+    return re.fullmatch(r"[0-9a-f]{7,40}", ref) is not None and not ref.isdigit()
 
 
 def repo_url(base_url: str | None, name: str) -> str:

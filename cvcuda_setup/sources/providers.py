@@ -31,7 +31,7 @@ from cvcuda_setup.sources.extract import (
     remove_tree,
     staging_dir,
 )
-from cvcuda_setup.sources.git import DEFAULT_GIT_BASE, clone, repo_url
+from cvcuda_setup.sources.git import DEFAULT_GIT_BASE, clone, is_commit, repo_url
 from cvcuda_setup.sources.layout import CONTRIB, OPENCV, detect_version, find_trees, is_opencv_tree
 from cvcuda_setup.sources.local import local_trees
 from cvcuda_setup.sources.sdist import PROJECT, resolve_sdist
@@ -61,7 +61,8 @@ def describe(spec: SourceSpec) -> str:
     if spec.kind == "sdist":
         return f"the {PROJECT} {_sdist_pin(spec) or spec.opencv_version} sdist"
     if spec.kind == "git":
-        return f"git {spec.base_url or DEFAULT_GIT_BASE} at {spec.opencv_version}"
+        contrib = f" (opencv_contrib at {spec.contrib_ref})" if spec.contrib_ref else ""
+        return f"git {spec.base_url or DEFAULT_GIT_BASE} at {spec.opencv_version}{contrib}"
     return f"{spec.kind} {spec.location}"
 
 
@@ -84,7 +85,8 @@ def tree_key(spec: SourceSpec) -> str:
     if spec.kind == "git":
         base = (spec.base_url or DEFAULT_GIT_BASE).rstrip("/")
         suffix = "" if base == DEFAULT_GIT_BASE else "-" + hashlib.sha256(base.encode()).hexdigest()[:8]
-        return f"git-{spec.opencv_version}{suffix}"
+        contrib = f"+contrib-{spec.contrib_ref}" if spec.contrib_ref else ""
+        return f"git-{spec.opencv_version}{contrib}{suffix}"
     if spec.kind in ("tarball", "bundle"):
         return f"{spec.kind}-{_archive_sha(spec)[:16]}"
     raise SourceError(f"source kind {spec.kind!r} has no cache tree")
@@ -305,17 +307,25 @@ def _rename_into_place(tmp: Path, root: Path) -> None:
 
 def _fetch_git(spec: SourceSpec, root: Path, *, need_contrib: bool) -> dict[str, Any]:
     tag = spec.opencv_version
+    contrib_tag = spec.contrib_ref or tag
+    if need_contrib and spec.contrib_ref is None and is_commit(tag):
+        raise SourceError(
+            f"--opencv-version {tag} is a commit of opencv; opencv_contrib has its own commits",
+            hint="name opencv_contrib's ref too: --contrib-ref <branch, tag or commit> "
+            "(e.g. --contrib-ref 4.x)",
+        )
     marker = read_marker(root)
     if marker is None:
         _refuse_incomplete(root)
         with staging_dir(root) as tmp:
             commits = {OPENCV: clone(repo_url(spec.base_url, OPENCV), tag, tmp / OPENCV)}
             if need_contrib:
-                commits[CONTRIB] = clone(repo_url(spec.base_url, CONTRIB), tag, tmp / CONTRIB)
+                commits[CONTRIB] = clone(repo_url(spec.base_url, CONTRIB), contrib_tag, tmp / CONTRIB)
             info = {
                 "kind": "git",
                 "opencv_version": detect_version(tmp / OPENCV) or tag,
                 "ref": tag,
+                "contrib_ref": contrib_tag,
                 "commits": commits,
                 "sha256": None,
                 "source": repo_url(spec.base_url, OPENCV),
@@ -330,7 +340,7 @@ def _fetch_git(spec: SourceSpec, root: Path, *, need_contrib: bool) -> dict[str,
         commits = dict(marker.get("commits") or {})
         if not target.exists():
             with staging_dir(target) as tmp:
-                commits[CONTRIB] = clone(repo_url(spec.base_url, CONTRIB), tag, tmp)
+                commits[CONTRIB] = clone(repo_url(spec.base_url, CONTRIB), contrib_tag, tmp)
                 os.rename(tmp, target)
         marker = {**marker, "contrib": True, "commits": commits}
         write_marker(root, marker)

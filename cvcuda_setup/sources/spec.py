@@ -48,6 +48,25 @@ def _sha(sha256: str | None) -> str | None:
     return normalize_sha256(sha256) if sha256 else None
 
 
+def _check_contrib_ref(source: str, contrib_ref: str) -> None:
+    if source != "git":
+        raise SourceError(
+            f"--contrib-ref applies to --source git only (the source here is {source!r})",
+            hint="drop --contrib-ref, or add --source git",
+        )
+    ref = contrib_ref.strip()
+    if not _GIT_REF.match(ref) or ".." in ref:
+        raise SourceError(
+            f"--contrib-ref {contrib_ref!r} is not a branch, tag or commit of opencv_contrib",
+            hint="e.g. --contrib-ref 4.x, --contrib-ref 4.13.0 or a commit hash (letters, digits, . _ -)",
+        )
+
+
+def _git_spec(ref: str, base_url: str | None, contrib_ref: str | None) -> SourceSpec:
+    base = (base_url or DEFAULT_GIT_BASE).rstrip("/")
+    return SourceSpec("git", "", ref, None, base, contrib_ref if contrib_ref not in (None, ref) else None)
+
+
 def spec_from_cli(
     source: str | None,
     opencv_version: str,
@@ -55,6 +74,7 @@ def spec_from_cli(
     base_url: str | None = None,
     *,
     version_given: bool = False,
+    contrib_ref: str | None = None,
 ) -> SourceSpec:
     """Parse ``--source`` (with ``--opencv-version``, ``--sha256``, ``--source-base-url``) into a SourceSpec.
 
@@ -64,11 +84,14 @@ def spec_from_cli(
     """
     text = (source or "sdist").strip()
     ref = opencv_version.strip()
+    if contrib_ref is not None:
+        _check_contrib_ref(text, contrib_ref)
+        contrib_ref = contrib_ref.strip()
     if not _VERSION.match(ref) and _GIT_REF.match(ref) and ".." not in ref:
         if text == "git":
             if sha256:
                 raise SourceError("--sha256 does not apply to --source git", hint="drop --sha256")
-            return SourceSpec("git", "", ref, None, (base_url or DEFAULT_GIT_BASE).rstrip("/"))
+            return _git_spec(ref, base_url, contrib_ref)
         if text in ("sdist",) or text.startswith(("http://", "https://")):
             raise SourceError(
                 f"--opencv-version {ref!r} is a branch or commit, which only git can fetch "
@@ -86,7 +109,7 @@ def spec_from_cli(
             raise SourceError(
                 "--sha256 does not apply to --source git", hint="drop --sha256 or use a tarball"
             )
-        return SourceSpec("git", "", version, None, (base_url or DEFAULT_GIT_BASE).rstrip("/"))
+        return _git_spec(version, base_url, contrib_ref)
     if text.startswith(("http://", "https://")):
         if not urlsplit(text).netloc:
             raise SourceError(f"--source {text!r} is not a valid URL")

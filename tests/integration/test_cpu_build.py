@@ -40,7 +40,8 @@ def test_the_build_wrote_a_manifest_describing_it(cpu_prefix: Path) -> None:
     assert set(manifest.summary.modules_built) >= {"core", "imgproc", "geometry", "flann", "python3"}
     assert manifest.summary.cuda in (None, False)
     assert manifest.toolchain.cxx_compiler and manifest.toolchain.cxx_compiler_version
-    assert manifest.source is not None and manifest.source.spec.kind in ("sdist", "tarball", "bundle", "local", "git")
+    assert manifest.source is not None
+    assert manifest.source.spec.kind in ("sdist", "tarball", "bundle", "local", "git")
     assert manifest.module_dir is not None and manifest.module_dir.is_dir()
     assert manifest.module_dir.is_relative_to(cpu_prefix)
     assert manifest.durations["build"] is not None and manifest.durations["install"] is not None

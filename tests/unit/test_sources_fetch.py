@@ -184,3 +184,41 @@ def test_sdist_refuses_a_branch_or_commit_and_points_to_git(ref: str) -> None:
     with pytest.raises(SourceError, match=rf"--opencv-version '{ref}' is a branch or commit") as info:
         spec_from_cli(None, ref)
     assert info.value.hint is not None and "--source git" in info.value.hint
+
+
+def test_an_opencv_commit_takes_contribs_own_ref(git_mirror: Path, tmp_path: Path) -> None:
+    """``--opencv-version <commit> --contrib-ref 4.x``: each repository at its own ref, both commits kept."""
+    _git("branch", "4.x", cwd=git_mirror / "opencv_contrib.git")
+    heads = {name: _head(git_mirror / f"{name}.git") for name in ("opencv", "opencv_contrib")}
+    spec = spec_from_cli("git", heads["opencv"], base_url=git_mirror.as_uri(), contrib_ref="4.x")
+    assert spec.contrib_ref == "4.x"
+    tree = fetch(spec, tmp_path / "cache")
+    assert tree.commits == heads
+    assert "+contrib-4.x" in tree.opencv_dir.parent.name  # its own cache tree
+
+
+def test_an_opencv_commit_without_contrib_ref_is_refused_before_any_fetch(
+    git_mirror: Path, tmp_path: Path
+) -> None:
+    commit = _head(git_mirror / "opencv.git")
+    cache = tmp_path / "cache"
+    with pytest.raises(SourceError, match=rf"--opencv-version {commit} is a commit of opencv") as info:
+        fetch(spec_from_cli("git", commit, base_url=git_mirror.as_uri()), cache)
+    assert info.value.hint is not None and "--contrib-ref" in info.value.hint
+    assert not (cache / "trees").exists() or not any((cache / "trees").iterdir())
+
+
+def test_contrib_ref_equal_to_the_opencv_ref_is_the_same_tree() -> None:
+    assert spec_from_cli("git", "4.x", contrib_ref="4.x").contrib_ref is None
+
+
+@pytest.mark.parametrize("source", [None, "sdist", "minimal-5.1.0.tar.xz"])
+def test_contrib_ref_without_git_is_refused(source: str | None) -> None:
+    with pytest.raises(SourceError, match=r"--contrib-ref applies to --source git only"):
+        spec_from_cli(source, "5.1.0", contrib_ref="4.x")
+
+
+@pytest.mark.parametrize("ref", ["a b", "4.x..5.x", "-rf", ""])
+def test_a_malformed_contrib_ref_is_named(ref: str) -> None:
+    with pytest.raises(SourceError, match=r"--contrib-ref .* is not a branch, tag or commit"):
+        spec_from_cli("git", "4.x", contrib_ref=ref)
