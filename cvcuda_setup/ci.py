@@ -240,7 +240,7 @@ def _plan_build_dir(plan_json: Path) -> Path | None:
 
 def _sccache_setup(env: Mapping[str, str], log: Log) -> tuple[StepResult, Any, Any]:
     """Find sccache, make its server serve the cache the environment names; stats before the build."""
-    from cvcuda_setup.sccache import ensure_server, server_for
+    from cvcuda_setup.sccache_server import ensure_server, server_for
 
     res = StepResult("sccache", "failed")
     t0 = time.monotonic()
