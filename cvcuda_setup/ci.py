@@ -24,13 +24,11 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from cvcuda_setup.ci_plan import (
     BUILD_LOGS,
@@ -48,7 +46,7 @@ from cvcuda_setup.ci_plan import (
     plan_steps,
 )
 from cvcuda_setup.errors import CvCudaSetupError, UsageError
-from cvcuda_setup.tools import _stop_group as stop_group  # the one process-group stopper
+from cvcuda_setup.tools import run_teed
 
 # ---------------------------------------------------------------- running
 
@@ -76,16 +74,6 @@ def prepare_report_dir(report: Path) -> None:
     (report / LOGS).mkdir(parents=True, exist_ok=True)
 
 
-def _pump(stream: IO[bytes], sink: IO[str], echo: Log | None, prefix: str) -> None:
-    for raw in iter(stream.readline, b""):
-        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-        sink.write(line + "\n")
-        sink.flush()
-        if echo is not None:
-            echo(f"{prefix}{line}")
-    stream.close()
-
-
 def run_command(
     cmd: Sequence[str],
     *,
@@ -97,35 +85,24 @@ def run_command(
     prefix: str,
 ) -> int:
     """Run one child with stdout and stderr each teed to a log (and echoed as plain lines); its exit code."""
+
+    def show(line: str) -> None:
+        if echo is not None:
+            echo(f"{prefix}{line}")
+
     with stdout_log.open("w", encoding="utf-8") as out, stderr_log.open("w", encoding="utf-8") as err:
         try:
-            proc = subprocess.Popen(
-                list(cmd),
-                env=dict(env),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
+            code = run_teed(
+                cmd,
+                stdout_sink=out,
+                stderr_sink=err,
+                env=env,
+                on_stdout=show if echo_stdout else None,
+                on_stderr=show,
             )
         except OSError as exc:
             err.write(f"cannot run {cmd[0]}: {exc.strerror}\n")
             return 127
-        assert proc.stdout is not None and proc.stderr is not None
-        threads = [
-            threading.Thread(target=_pump, args=(proc.stdout, out, echo if echo_stdout else None, prefix)),
-            threading.Thread(target=_pump, args=(proc.stderr, err, echo, prefix)),
-        ]
-        for t in threads:
-            t.daemon = True
-            t.start()
-        try:
-            code = proc.wait()
-        except BaseException:
-            stop_group(proc)
-            raise
-        finally:
-            for t in threads:
-                t.join(timeout=10)
     return code if code >= 0 else 128 - code  # killed by a signal: the shell's 128+N
 
 
@@ -148,17 +125,16 @@ def _copy_build_logs(build_dir: Path | None, report: Path) -> list[str]:
 
 
 def _uses_sccache(launcher: str) -> bool:
-    if launcher == "sccache":
-        return True
-    if launcher != "auto":
-        return False
+    """Whether the build will compile through sccache: decided by ``host.resolve_launcher``, the resolver
+    the build itself uses, so ci starts a server exactly when the build needs one."""
     from cvcuda_setup.host import resolve_launcher
 
     try:
-        chosen = resolve_launcher("auto")
+        chosen = resolve_launcher(launcher)
     except CvCudaSetupError:
-        return False
-    return bool(chosen) and Path(str(chosen)).name == "sccache"
+        # --launcher sccache that is not installed: the sccache step says so; a bad name: the build says so
+        return launcher.strip().lower() == "sccache"
+    return chosen is not None and Path(chosen).name == "sccache"
 
 
 def run_ci(
@@ -264,7 +240,7 @@ def _plan_build_dir(plan_json: Path) -> Path | None:
 
 def _sccache_setup(env: Mapping[str, str], log: Log) -> tuple[StepResult, Any, Any]:
     """Find sccache, make its server serve the cache the environment names; stats before the build."""
-    from cvcuda_setup.sccache import ensure_server, server_for
+    from cvcuda_setup.sccache_server import ensure_server, server_for
 
     res = StepResult("sccache", "failed")
     t0 = time.monotonic()

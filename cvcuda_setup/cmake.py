@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,7 +37,7 @@ from cvcuda_setup.configlog import BuildSummary, compiler_facts, parse_configure
 from cvcuda_setup.console import console
 from cvcuda_setup.diagnose import Context as DiagnoseContext
 from cvcuda_setup.diagnose import diagnose, first_errors
-from cvcuda_setup.errors import BuildError, ToolchainError, UsageError
+from cvcuda_setup.errors import BuildError, UsageError
 from cvcuda_setup.install import (
     check_prefix,
     commit,
@@ -71,35 +70,10 @@ from cvcuda_setup.progress import (
 )
 from cvcuda_setup.tools import RunResult, run
 
-__all__ = ["StepFailed", "execute", "plan_hash", "read_manifest", "resolve_launcher"]
+__all__ = ["StepFailed", "execute", "plan_hash", "read_manifest"]
 
 
 _ON = ("ON", "TRUE", "1", "YES", "Y")
-
-
-def resolve_launcher(choice: str) -> str | None:
-    """``auto``: sccache, else ccache, else none; ``ccache``/``sccache``: that one (else an error); ``none``.
-
-    Returns the launcher's absolute path, which the plan passes as ``CMAKE_{C,CXX,CUDA}_COMPILER_LAUNCHER``.
-    """
-    name = choice.strip().lower()
-    if name in ("none", ""):
-        return None
-    if name == "auto":
-        for candidate in ("sccache", "ccache"):
-            found = shutil.which(candidate)
-            if found:
-                return found
-        return None
-    if name in ("ccache", "sccache"):
-        found = shutil.which(name)
-        if not found:
-            raise ToolchainError(
-                f"--launcher {name}: {name} is not on PATH",
-                hint=f"install {name}, or use --launcher auto or none",
-            )
-        return found
-    raise UsageError(f"--launcher {choice!r} is not one of auto, ccache, sccache, none")
 
 
 class StepFailed(BuildError):

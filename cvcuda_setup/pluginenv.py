@@ -9,20 +9,15 @@ next to the prefix's ``cv2`` (the manifest's folder, then a search).
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from cvcuda_setup.errors import ToolchainError, UsageError
 from cvcuda_setup.manifest import find_module_dir, load_manifest
-from cvcuda_setup.tools import capture
-
-_TIMEOUT_S = 120
-
+from cvcuda_setup.probe.python import probe_interpreter
 
 # -- facts ------------------------------------------------------------------------------------------
 
@@ -199,50 +194,17 @@ def find_cuda_runtime(
     )
 
 
-_PY_SCRIPT = r"""
-import importlib.util, json, site, sys, sysconfig
-dirs = [sysconfig.get_paths().get("purelib"), sysconfig.get_paths().get("platlib")]
-try:
-    dirs += site.getsitepackages()
-except AttributeError:
-    pass
-if hasattr(site, "getusersitepackages"):
-    dirs.append(site.getusersitepackages())
-print(json.dumps({
-    "executable": sys.executable,
-    "version": "%d.%d.%d" % sys.version_info[:3],
-    "site_dirs": [d for d in dict.fromkeys(dirs) if d],
-    "pip": importlib.util.find_spec("pip") is not None,
-    "skbuild": importlib.util.find_spec("scikit_build_core") is not None,
-    "numpy": importlib.util.find_spec("numpy") is not None,
-}))
-"""
-
-
 def probe_target_python(executable: Path | str | None) -> TargetPython:
-    """Ask the interpreter for its version, site directories and whether pip/scikit-build-core/numpy exist."""
-    exe = str(executable) if executable else sys.executable
-    try:
-        proc = capture([exe, "-c", _PY_SCRIPT], timeout=_TIMEOUT_S)
-    except FileNotFoundError:
-        raise UsageError(
-            f"--python {exe} does not exist", hint="give the path of a Python 3 interpreter"
-        ) from None
-    except PermissionError:
-        raise UsageError(
-            f"--python {exe} is not executable", hint="give the path of a Python 3 interpreter"
-        ) from None
-    if proc.returncode != 0:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ToolchainError(f"the interpreter {exe} failed to describe itself: {tail}")
-    data = json.loads(proc.stdout)
+    """Ask the interpreter for its version, site directories and whether pip/scikit-build-core/numpy exist
+    (the one interpreter probe, ``probe.python.probe_interpreter``)."""
+    found = probe_interpreter(executable)
     return TargetPython(
-        executable=Path(data["executable"]),
-        version=str(data["version"]),
-        site_dirs=tuple(Path(d) for d in data["site_dirs"]),
-        has_pip=bool(data["pip"]),
-        has_skbuild=bool(data["skbuild"]),
-        has_numpy=bool(data["numpy"]),
+        executable=found.executable,
+        version=found.version,
+        site_dirs=found.site_dirs,
+        has_pip=found.has_pip,
+        has_skbuild=found.has_skbuild,
+        has_numpy=found.has_numpy,
     )
 
 

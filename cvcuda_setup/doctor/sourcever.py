@@ -15,6 +15,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from cvcuda_setup.tools import capture
+
 VERSION_HPP = Path("modules/core/include/opencv2/core/version.hpp")
 _DEFINE = re.compile(r"^\s*#\s*define\s+CV_VERSION_(MAJOR|MINOR|REVISION|STATUS)\s+(\S+)", re.MULTILINE)
 _DIR_VERSION = re.compile(r"^opencv_contrib-(\d+\.\d+\.\d+)$")
@@ -63,13 +65,7 @@ def _git_tag(tree: Path) -> str | None:
     if git is None:
         return None
     try:
-        proc = subprocess.run(
-            [git, "-C", str(tree), "describe", "--tags", "--exact-match", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        proc = capture([git, "-C", str(tree), "describe", "--tags", "--exact-match", "HEAD"], timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
     match = _TAG.match(proc.stdout.strip()) if proc.returncode == 0 else None

@@ -7,7 +7,7 @@
 | ``compiler`` | nvcc's host compiler, the range each nvcc accepts, older g++ that could replace it |
 | ``hostinfo`` | cmake/ninja versions, free disk, memory, cores, the default job count, ccache/sccache |
 | ``pydists`` | pip-installed ``opencv-*`` distributions that would shadow a CUDA ``cv2`` |
-| ``python`` | the interpreter the bindings are built for (include dir, libpython, numpy) |
+| ``python`` | the one interpreter probe: include dir, libpython, numpy, wheel tags, site dirs, pip |
 
 The doctor (``cvcuda_setup.doctor``) turns these facts into findings; ``plan``/``build`` use them directly.
 """

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from cvcuda_setup.tools import capture
+
 _TIMEOUT = 30
 _LAUNCHERS = ("ccache", "sccache", "distcc", "icecc")
 
@@ -122,7 +124,7 @@ def host_config_limits(root: Path) -> CompilerLimits | None:
 
 def _run(cmd: list[str]) -> str | None:
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=_TIMEOUT, check=False)
+        proc = capture(cmd, timeout=_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout if proc.returncode == 0 else None

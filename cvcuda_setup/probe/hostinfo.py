@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cvcuda_setup.tools import capture
+
 _TIMEOUT = 30
 GIB = 1024**3
 #: Peak memory per parallel job (GiB): nvcc on OpenCV's CUDA sources needs far more than a C++ compile.
@@ -38,9 +40,7 @@ _VERSION = re.compile(r"(\d+\.\d+(?:\.\d+)?)")
 
 def _version_of(path: Path) -> str:
     try:
-        proc = subprocess.run(
-            [str(path), "--version"], capture_output=True, text=True, timeout=_TIMEOUT, check=False
-        )
+        proc = capture([str(path), "--version"], timeout=_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired):
         return ""
     match = _VERSION.search(proc.stdout or proc.stderr)

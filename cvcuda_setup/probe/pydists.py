@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 
+from cvcuda_setup.tools import capture
+
 KNOWN_NAMES = (
     "opencv-python",
     "opencv-python-headless",
@@ -73,7 +75,7 @@ def interpreter_sys_path(python: str) -> list[str] | None:
     """``sys.path`` of another interpreter, or None when it cannot be asked."""
     code = "import json, sys; print(json.dumps(sys.path))"
     try:
-        proc = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+        proc = capture([python, "-c", code], timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if proc.returncode != 0:

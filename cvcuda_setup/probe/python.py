@@ -2,6 +2,10 @@
 
 Left alone, OpenCV's detection can pair one interpreter with another installation's libpython and silently
 drop the bindings (seen: pyenv 3.11.7 against the system's 3.11.2). So we ask the interpreter itself.
+
+``probe_interpreter`` is the one question every command asks an interpreter: one script, every fact the
+bindings' build (``PythonInfo``), the wheel's tags (``wheel.naming``) and the plugin's build
+(``pluginenv.TargetPython``) need.
 """
 
 from __future__ import annotations
@@ -9,19 +13,33 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cvcuda_setup.errors import ToolchainError, UsageError
 from cvcuda_setup.model import PythonInfo
+from cvcuda_setup.tools import capture
+
+#: Seconds an interpreter gets to answer (a cold start on a network file system can be slow).
+TIMEOUT_S = 120
 
 _SCRIPT = r"""
-import json, os, sys, sysconfig
+import importlib.util, json, os, site, sys, sysconfig
+paths = sysconfig.get_paths()
 info = {
     "executable": sys.executable,
     "version": "%d.%d.%d" % sys.version_info[:3],
-    "include_dir": sysconfig.get_paths()["include"],
-    "site_packages": sysconfig.get_paths()["purelib"],
+    "implementation": sys.implementation.name,
+    "ext_suffix": sysconfig.get_config_var("EXT_SUFFIX") or "",
+    "platform": sysconfig.get_platform(),
+    "gil_disabled": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+    "include_dir": paths["include"],
+    "site_packages": paths["purelib"],
     "library": None, "numpy_include": None, "numpy_version": None,
+    "pip": importlib.util.find_spec("pip") is not None,
+    "skbuild": importlib.util.find_spec("scikit_build_core") is not None,
+    "numpy": importlib.util.find_spec("numpy") is not None,
 }
 libdir = sysconfig.get_config_var("LIBDIR") or ""
 for name in (sysconfig.get_config_var("LDLIBRARY"), sysconfig.get_config_var("INSTSONAME"),
@@ -29,45 +47,133 @@ for name in (sysconfig.get_config_var("LDLIBRARY"), sysconfig.get_config_var("IN
     if name and libdir and os.path.exists(os.path.join(libdir, name)):
         info["library"] = os.path.join(libdir, name)
         break
+dirs = [paths.get("purelib"), paths.get("platlib")]
 try:
-    import numpy
-    info["numpy_include"] = numpy.get_include()
-    info["numpy_version"] = numpy.__version__
-except Exception:
+    dirs += site.getsitepackages()
+except AttributeError:
     pass
+if hasattr(site, "getusersitepackages"):
+    dirs.append(site.getusersitepackages())
+info["site_dirs"] = [d for d in dict.fromkeys(dirs) if d]
+if info["numpy"]:
+    try:
+        import numpy
+        info["numpy_include"] = numpy.get_include()
+        info["numpy_version"] = numpy.__version__
+    except Exception:
+        pass
 print(json.dumps(info))
 """
 
 
-def probe_python(executable: str | Path | None = None) -> PythonInfo:
-    """Ask ``executable`` (default: the interpreter running the tool) for its build facts."""
+@dataclass(frozen=True)
+class InterpreterProbe:
+    """Everything one run of ``_SCRIPT`` tells about an interpreter."""
+
+    executable: Path
+    #: ``"3.12.3"``
+    version: str
+    #: ``"cpython"``, ``"pypy"``...
+    implementation: str
+    #: ``".cpython-312-x86_64-linux-gnu.so"`` (empty when the interpreter has none)
+    ext_suffix: str
+    #: ``sysconfig.get_platform()``: ``"linux-x86_64"``
+    platform: str
+    gil_disabled: bool
+    include_dir: Path
+    site_packages: Path
+    #: libpython, when the interpreter's LIBDIR has one.
+    library: Path | None
+    #: Every site directory (purelib, platlib, site's and the user's), in order, without repeats.
+    site_dirs: tuple[Path, ...]
+    has_pip: bool
+    has_skbuild: bool
+    #: numpy is importable there (found); its headers and version when importing it worked.
+    has_numpy: bool
+    numpy_include: Path | None
+    numpy_version: str | None
+
+    @property
+    def version_info(self) -> tuple[int, int]:
+        """(major, minor)"""
+        major, minor = self.version.split(".")[:2]
+        return int(major), int(minor)
+
+    def python_info(self) -> PythonInfo:
+        """What the bindings' build needs."""
+        return PythonInfo(
+            executable=self.executable,
+            version=self.version,
+            include_dir=self.include_dir,
+            library=self.library,
+            numpy_include=self.numpy_include,
+            numpy_version=self.numpy_version,
+            site_packages=self.site_packages,
+        )
+
+
+def _path(value: Any) -> Path | None:
+    return Path(value) if isinstance(value, str) and value else None
+
+
+def _parse(data: dict[str, Any]) -> InterpreterProbe:
+    numpy_include = _path(data.get("numpy_include"))
+    return InterpreterProbe(
+        executable=Path(data["executable"]),
+        version=str(data["version"]),
+        implementation=str(data.get("implementation", "cpython")),
+        ext_suffix=str(data.get("ext_suffix") or ""),
+        platform=str(data.get("platform", "")),
+        gil_disabled=bool(data.get("gil_disabled", False)),
+        include_dir=Path(data["include_dir"]),
+        site_packages=Path(data["site_packages"]),
+        library=_path(data.get("library")),
+        site_dirs=tuple(Path(d) for d in data.get("site_dirs", [data["site_packages"]]) if d),
+        has_pip=bool(data.get("pip", False)),
+        has_skbuild=bool(data.get("skbuild", False)),
+        has_numpy=bool(data.get("numpy", numpy_include is not None)),
+        numpy_include=numpy_include,
+        numpy_version=data.get("numpy_version"),
+    )
+
+
+def probe_interpreter(executable: str | Path | None = None) -> InterpreterProbe:
+    """Ask ``executable`` (default: the interpreter running the tool) for every fact this tool uses.
+
+    A missing or non-executable file is a usage error (``--python``); one that fails, hangs or answers
+    nonsense is a ``ToolchainError``.
+    """
     exe = str(executable) if executable else sys.executable
+    hint = "give the path of a Python 3 interpreter"
     try:
-        proc = subprocess.run([exe, "-c", _SCRIPT], capture_output=True, text=True, timeout=60, check=False)
+        proc = capture([exe, "-c", _SCRIPT], timeout=TIMEOUT_S)
     except FileNotFoundError:
-        raise UsageError(
-            f"--python {exe!r} does not exist", hint="give the path of a Python 3 interpreter"
-        ) from None
+        raise UsageError(f"--python {exe!r} does not exist", hint=hint) from None
     except PermissionError:
-        raise UsageError(
-            f"--python {exe!r} is not executable", hint="give the path of a Python 3 interpreter"
-        ) from None
+        raise UsageError(f"--python {exe!r} is not executable", hint=hint) from None
+    except OSError as exc:
+        raise UsageError(f"--python {exe!r} cannot be run: {exc.strerror}", hint=hint) from None
+    except subprocess.TimeoutExpired:
+        raise ToolchainError(f"the interpreter {exe!r} did not answer within {TIMEOUT_S} s") from None
     if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
         raise ToolchainError(
-            f"the interpreter {exe!r} failed to describe itself: "
-            f"{proc.stderr.strip().splitlines()[-1:] or '?'}",
+            f"the interpreter {exe!r} failed to describe itself: {last}",
             hint="check that it is a working Python 3 interpreter",
         )
-    data = json.loads(proc.stdout)
-    return PythonInfo(
-        executable=Path(data["executable"]),
-        version=data["version"],
-        include_dir=Path(data["include_dir"]),
-        library=Path(data["library"]) if data["library"] else None,
-        numpy_include=Path(data["numpy_include"]) if data["numpy_include"] else None,
-        numpy_version=data["numpy_version"],
-        site_packages=Path(data["site_packages"]),
-    )
+    try:
+        data = json.loads(proc.stdout)
+        return _parse(data)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ToolchainError(
+            f"the interpreter {exe!r} described itself in a way this tool cannot read",
+            hint="check that it is a working Python 3 interpreter",
+        ) from None
+
+
+def probe_python(executable: str | Path | None = None) -> PythonInfo:
+    """Ask ``executable`` (default: the interpreter running the tool) for its build facts."""
+    return probe_interpreter(executable).python_info()
 
 
 def cmake_python_options(info: PythonInfo) -> list[tuple[str, str]]:

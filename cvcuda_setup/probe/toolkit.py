@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cvcuda_setup.tools import capture
+
 _TIMEOUT = 60
 #: The conventional install location (the runfile and NVIDIA's packages link it to /usr/local/cuda-X.Y).
 DEFAULT_TOOLKIT = Path("/usr/local/cuda")
@@ -74,7 +76,7 @@ class NvccSearch:
 
 def _run(cmd: Sequence[str]) -> subprocess.CompletedProcess[str] | None:
     try:
-        return subprocess.run(list(cmd), capture_output=True, text=True, timeout=_TIMEOUT, check=False)
+        return capture(cmd, timeout=_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired):
         return None
 

@@ -12,18 +12,15 @@ model of ``manifest.load_manifest``), else from what OpenCV installs: ``opencv2/
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cvcuda_setup.errors import ToolchainError, UsageError
+from cvcuda_setup.errors import UsageError
 from cvcuda_setup.manifest import Manifest, load_manifest
-from cvcuda_setup.tools import capture
+from cvcuda_setup.probe import python as python_probe
 
 DIST_NAME = "opencv-cuda"
 
@@ -292,52 +289,18 @@ class InterpreterFacts:
         return f"{self.version[0]}.{self.version[1]}"
 
 
-_INTERPRETER_SCRIPT = r"""
-import json, sys, sysconfig
-try:
-    import numpy
-    numpy_version = numpy.__version__
-except Exception:
-    numpy_version = None
-print(json.dumps({
-    "executable": sys.executable,
-    "implementation": sys.implementation.name,
-    "version": list(sys.version_info[:2]),
-    "ext_suffix": sysconfig.get_config_var("EXT_SUFFIX") or "",
-    "platform": sysconfig.get_platform(),
-    "gil_disabled": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
-    "numpy_version": numpy_version,
-}))
-"""
-
-
 def probe_interpreter(python: str | None) -> InterpreterFacts:
-    """Ask ``python`` (default: this interpreter) for what its wheel tags are made of."""
-    exe = python or sys.executable
-    try:
-        proc = capture([exe, "-c", _INTERPRETER_SCRIPT], timeout=60)
-    except FileNotFoundError:
-        raise UsageError(
-            f"--python {exe!r} does not exist", hint="give the path of a Python 3 interpreter"
-        ) from None
-    except PermissionError:
-        raise UsageError(
-            f"--python {exe!r} is not executable", hint="give the path of a Python 3 interpreter"
-        ) from None
-    except subprocess.TimeoutExpired:
-        raise ToolchainError(f"the interpreter {exe!r} did not answer within 60 s") from None
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
-        raise ToolchainError(f"the interpreter {exe!r} failed to describe itself: {last}")
-    data = json.loads(proc.stdout)
+    """Ask ``python`` (default: this interpreter) for what its wheel tags are made of (the one interpreter
+    probe, ``probe.python.probe_interpreter``)."""
+    found = python_probe.probe_interpreter(python)
     return InterpreterFacts(
-        executable=data["executable"],
-        implementation=data["implementation"],
-        version=(int(data["version"][0]), int(data["version"][1])),
-        ext_suffix=data["ext_suffix"],
-        platform=data["platform"],
-        gil_disabled=data["gil_disabled"],
-        numpy_version=data.get("numpy_version"),
+        executable=str(found.executable),
+        implementation=found.implementation,
+        version=found.version_info,
+        ext_suffix=found.ext_suffix,
+        platform=found.platform,
+        gil_disabled=found.gil_disabled,
+        numpy_version=found.numpy_version,
     )
 
 

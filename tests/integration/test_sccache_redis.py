@@ -31,7 +31,9 @@ from pathlib import Path
 
 import pytest
 
-from cvcuda_setup.sccache import CacheConfig, Sccache, Stats, ensure_server, find_sccache
+from cvcuda_setup.sccache import CacheConfig, find_sccache
+from cvcuda_setup.sccache_server import Sccache, ensure_server
+from cvcuda_setup.sccache_stats import Stats
 from tests.integration.conftest import integration_cache
 
 pytestmark = pytest.mark.integration

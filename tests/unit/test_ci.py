@@ -215,7 +215,7 @@ def test_a_foreign_report_folder_is_refused(fake: dict[str, Any]) -> None:
 def test_sccache_server_is_prepared_and_its_stats_reported(
     fake: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cvcuda_setup import sccache
+    from cvcuda_setup import sccache, sccache_server
 
     exe = sccache.find_sccache()
     if exe is None:
@@ -230,7 +230,7 @@ def test_sccache_server_is_prepared_and_its_stats_reported(
     try:
         result = ci.run_ci(_options(fake, launcher="sccache"), log=lines.append)
     finally:
-        sccache.server_for().stop_server()
+        sccache_server.server_for().stop_server()
     assert result.exit_code == 0
     names = [s.name for s in result.steps]
     assert names == ["doctor", "plan", "sccache", "build", "plugin", "verify"]

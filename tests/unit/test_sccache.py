@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from cvcuda_setup import sccache as sc
+from cvcuda_setup import sccache_server as server_mod
+from cvcuda_setup import sccache_stats as stats_mod
 from cvcuda_setup.errors import ToolchainError, UsageError
 
 #: ``sccache --show-stats --stats-format json`` from sccache 0.16.0 after the second cpu-test build.
@@ -56,7 +58,7 @@ REDIS_STATS = json.dumps(
 
 
 def test_parse_stats_from_sccache_016() -> None:
-    stats = sc.parse_stats(REDIS_STATS)
+    stats = stats_mod.parse_stats(REDIS_STATS)
     assert (stats.compile_requests, stats.hits, stats.misses, stats.errors) == (216, 214, 2, 0)
     assert stats.hit_rate == pytest.approx(214 / 216)
     assert stats.per_language == {"C/C++": (214, 2)}
@@ -69,12 +71,12 @@ def test_parse_stats_from_sccache_016() -> None:
 
 
 def test_stats_delta_is_what_one_build_did() -> None:
-    after = sc.parse_stats(REDIS_STATS)
+    after = stats_mod.parse_stats(REDIS_STATS)
     before_doc = json.loads(REDIS_STATS)
     before_doc["stats"]["cache_hits"]["counts"] = {"C/C++": 14}
     before_doc["stats"]["cache_misses"]["counts"] = {"C/C++": 2}
     before_doc["stats"]["compile_requests"] = 16
-    delta = after.minus(sc.parse_stats(json.dumps(before_doc)))
+    delta = after.minus(stats_mod.parse_stats(json.dumps(before_doc)))
     assert (delta.hits, delta.misses, delta.compile_requests) == (200, 0, 200)
     assert delta.hit_rate == 1.0
     assert delta.per_language == {"C/C++": (200, 0)}
@@ -84,13 +86,13 @@ def test_no_lookups_has_no_hit_rate() -> None:
     doc = json.loads(REDIS_STATS)
     doc["stats"]["cache_hits"] = {"counts": {}}
     doc["stats"]["cache_misses"] = {"counts": {}}
-    assert sc.parse_stats(json.dumps(doc)).hit_rate is None
+    assert stats_mod.parse_stats(json.dumps(doc)).hit_rate is None
 
 
 @pytest.mark.parametrize("text", ["not json", "[]", '{"version": "0.16.0"}'])
 def test_parse_stats_rejects_other_output(text: str) -> None:
     with pytest.raises(ToolchainError):
-        sc.parse_stats(text)
+        stats_mod.parse_stats(text)
 
 
 def test_config_from_env_reads_every_variable() -> None:
@@ -187,7 +189,9 @@ def test_server_start_failure_names_the_cache(tmp_path: Path) -> None:
         'echo "sccache: Starting the server..."\n'
         'echo "sccache: error: Timed out waiting for server startup" >&2\nexit 2\n',
     )
-    server = sc.Sccache(fake, sc.CacheConfig(redis_endpoint="redis://127.0.0.1:1"), {"PATH": "/usr/bin"})
+    server = server_mod.Sccache(
+        fake, sc.CacheConfig(redis_endpoint="redis://127.0.0.1:1"), {"PATH": "/usr/bin"}
+    )
     with pytest.raises(ToolchainError) as err:
         server.start_server()
     assert "Redis redis://127.0.0.1:1" in str(err.value)
@@ -211,21 +215,21 @@ def real_sccache() -> Path:
 
 
 @pytest.fixture()
-def servers(real_sccache: Path) -> Iterator[list[sc.Sccache]]:
+def servers(real_sccache: Path) -> Iterator[list[server_mod.Sccache]]:
     """Servers a test starts; each is stopped at the end whatever happened."""
-    started: list[sc.Sccache] = []
+    started: list[server_mod.Sccache] = []
     yield started
     for server in started:
         server.stop_server()
 
 
 def test_real_local_cache_hits_the_second_compile(
-    real_sccache: Path, servers: list[sc.Sccache], tmp_path: Path
+    real_sccache: Path, servers: list[server_mod.Sccache], tmp_path: Path
 ) -> None:
     config = sc.CacheConfig(local_dir=tmp_path / "cache", server_port=_free_port(), idle_timeout_s=60)
-    server = sc.Sccache(real_sccache, config)
+    server = server_mod.Sccache(real_sccache, config)
     servers.append(server)
-    before = sc.ensure_server(server)
+    before = server_mod.ensure_server(server)
     assert server.config.location_matches(before.cache_location)
     src = tmp_path / "a.c"
     src.write_text("int answer(void) { return 42; }\n")
@@ -245,24 +249,24 @@ def test_real_local_cache_hits_the_second_compile(
 
 
 def test_ensure_server_restarts_one_with_another_cache(
-    real_sccache: Path, servers: list[sc.Sccache], tmp_path: Path
+    real_sccache: Path, servers: list[server_mod.Sccache], tmp_path: Path
 ) -> None:
     port = _free_port()
-    first = sc.Sccache(real_sccache, sc.CacheConfig(local_dir=tmp_path / "first", server_port=port))
+    first = server_mod.Sccache(real_sccache, sc.CacheConfig(local_dir=tmp_path / "first", server_port=port))
     servers.append(first)
     first.start_server()
     assert "first" in first.stats().cache_location
-    second = sc.Sccache(real_sccache, sc.CacheConfig(local_dir=tmp_path / "second", server_port=port))
+    second = server_mod.Sccache(real_sccache, sc.CacheConfig(local_dir=tmp_path / "second", server_port=port))
     servers.append(second)
     messages: list[str] = []
-    stats = sc.ensure_server(second, log=messages.append)
+    stats = server_mod.ensure_server(second, log=messages.append)
     assert "second" in stats.cache_location
     assert len(messages) == 1 and "restarting" in messages[0] and "first" in messages[0]
 
 
 def test_server_for_reads_the_environment(real_sccache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCCACHE_REDIS_ENDPOINT", "redis://127.0.0.1:6390")
-    server = sc.server_for(os.environ)
+    server = server_mod.server_for(os.environ)
     assert server.exe == real_sccache
     assert server.env["SCCACHE_REDIS_ENDPOINT"] == "redis://127.0.0.1:6390"
     assert server.config.backend == "redis"
