@@ -3,23 +3,62 @@
 Accepted forms, comma separated: ``auto`` (every visible GPU's compute capability, their union), ``8.9``,
 ``9.0+PTX`` (SASS and PTX), ``sm_90`` (SASS), ``compute_90`` (PTX), ``90`` (SASS). Values are checked against
 what the chosen nvcc can target (``nvcc --list-gpu-code`` / ``--list-gpu-arch``).
+
+``read_arch_token`` is the one reader of an architecture token: ``--arch`` parsing here, and the readers of
+what a build recorded (``cv2.getBuildInformation()``, ``cvconfig.h``, ``OpenCVConfig.cmake``, the manifest)
+all go through it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from cvcuda_setup.errors import ArchError
 from cvcuda_setup.model import ArchSelection, GpuDevice
 
 FORMS = "auto, 8.9, 8.6,8.9,9.0, 9.0+PTX, sm_90, compute_90 or 90"
 
-_DOTTED = re.compile(r"^(\d{1,2})\.(\d)$")
-_DIGITS = re.compile(r"^(\d{1,2})(\d)$")
-_SM = re.compile(r"^sm_(\d{1,2})(\d)$")
-_COMPUTE = re.compile(r"^compute_(\d{1,2})(\d)$")
-_FAMILY = re.compile(r"^(?:sm_|compute_)?\d{1,2}\.?\d[af]$")
+#: Every spelling of one architecture that nvcc, CMake and OpenCV write: ``9.0``, ``90``, ``120``, ``sm_90``,
+#: ``compute_90``, ``90-real``, ``8.6-virtual``, ``9.0a``, ``100f``.
+_TOKEN = re.compile(r"^(sm_|compute_)?(\d{1,2})(\.?)(\d)([af]?)(-real|-virtual)?$")
+
+
+@dataclass(frozen=True)
+class ArchToken:
+    """One architecture token, read."""
+
+    #: The compute capability, dotted: ``"9.0"``, ``"12.0"``.
+    capability: str
+    #: ``"sm_"``, ``"compute_"`` or ``""``.
+    prefix: str = ""
+    #: Written with a dot (``9.0``) rather than compact (``90``).
+    dotted: bool = False
+    #: The arch-specific / family variant: ``""``, ``"a"`` or ``"f"``.
+    variant: str = ""
+    #: CMake's ``CMAKE_CUDA_ARCHITECTURES`` suffix: ``""``, ``"-real"`` or ``"-virtual"``.
+    cmake_kind: str = ""
+
+    @property
+    def compact(self) -> str:
+        """``"90"``, ``"90a"``, ``"120"``: the number nvcc and wheel labels use."""
+        return _code(self.capability) + self.variant
+
+
+def read_arch_token(token: object) -> ArchToken | None:
+    """Read one architecture token in any spelling nvcc, CMake or OpenCV write; None when it is not one."""
+    match = _TOKEN.match(str(token).strip().lower())
+    if match is None or int(match.group(2)) < 1:
+        return None
+    prefix, major, dot, minor, variant, kind = match.groups()
+    return ArchToken(
+        capability=f"{int(major)}.{minor}",
+        prefix=prefix or "",
+        dotted=bool(dot),
+        variant=variant,
+        cmake_kind=kind or "",
+    )
 
 
 def _sort_key(value: str) -> tuple[int, int]:
@@ -38,23 +77,20 @@ def _parse_token(token: str, whole: str) -> tuple[list[str], list[str]]:
     if text.upper().endswith("+PTX"):
         text, with_ptx = text[:-4], True
     lowered = text.lower()
-    if _FAMILY.match(lowered):
+    read = read_arch_token(lowered)
+    if read is not None and read.variant and not read.cmake_kind:
         raise ArchError(
             f"--arch {whole!r}: {token!r} is an arch-specific (a/f) target, "
             "which OpenCV's CUDA_ARCH_BIN does not take",
             hint=f"use the plain capability, e.g. {re.sub(r'[af]$', '', lowered)}",
         )
-    for pattern, kind in ((_DOTTED, "bin"), (_DIGITS, "bin"), (_SM, "bin"), (_COMPUTE, "ptx")):
-        match = pattern.match(lowered)
-        if match:
-            value = f"{int(match.group(1))}.{match.group(2)}"
-            if int(match.group(1)) < 1:
-                break
-            if kind == "ptx":
-                if with_ptx:
-                    break
-                return [], [value]
-            return [value], [value] if with_ptx else []
+    # --arch takes 8.9, 89, sm_89 and compute_89: no CMake suffix, no prefix on a dotted value
+    plain = read is not None and not read.variant and not read.cmake_kind
+    if read is not None and plain and not (read.prefix and read.dotted):
+        if read.prefix != "compute_":
+            return [read.capability], [read.capability] if with_ptx else []
+        if not with_ptx:  # compute_90+PTX says PTX twice
+            return [], [read.capability]
     raise ArchError(f"--arch {whole!r}: cannot read {token!r} as a CUDA architecture", hint=f"use {FORMS}")
 
 

@@ -15,13 +15,11 @@ would otherwise keep in its cache) ``CMakeCache.txt`` and ``CMakeFiles/`` are re
 from __future__ import annotations
 
 import os
-import re
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from cvcuda_setup import __version__
 from cvcuda_setup.builddir import (
     LOCK_FILE,
     LOG_DIR,
@@ -32,6 +30,7 @@ from cvcuda_setup.builddir import (
     plan_hash,
     write_marker,
 )
+from cvcuda_setup.buildmanifest import make_manifest
 from cvcuda_setup.cmakedriver import ConfigureRecord
 from cvcuda_setup.configlog import BuildSummary, compiler_facts, parse_configure_summary
 from cvcuda_setup.console import console
@@ -49,9 +48,6 @@ from cvcuda_setup.install import (
 from cvcuda_setup.locking import hold_lock
 from cvcuda_setup.manifest import (
     Manifest,
-    PythonFacts,
-    RecipeFacts,
-    ToolchainFacts,
     find_module_dir,
     has_extension,
     read_manifest,
@@ -183,72 +179,6 @@ def check_configuration(plan: BuildPlan, summary: BuildSummary, log: Path) -> No
                 "missing from a pruned bundle (write the bundle again) or needs opencv_contrib"
             )
         raise failure
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").upper() in _ON
-
-
-def _cudnn_version(line: str | None) -> str | None:
-    match = re.search(r"ver\s+([\d.]+)", line or "")
-    return match.group(1) if match else None
-
-
-def _toolkit_root(plan: BuildPlan, nvcc: str | None) -> str | None:
-    """The CUDA toolkit the build used: the one the plan named, else the one of the nvcc CMake found."""
-    named = plan.option("CUDA_TOOLKIT_ROOT_DIR")
-    if named:
-        return named
-    return str(Path(nvcc).parent.parent) if nvcc else None
-
-
-def make_manifest(
-    plan: BuildPlan,
-    tree: SourceTree,
-    summary: BuildSummary,
-    durations: dict[str, float | None],
-    applied: Sequence[AppliedPatch],
-    module_dir: Path | None,
-) -> Manifest:
-    facts = compiler_facts(plan.build_dir)
-    cuda = _truthy(plan.option("WITH_CUDA"))
-    toolchain = ToolchainFacts(
-        cmake=plan.cmake,
-        cmake_version=facts["cmake_version"],
-        cxx_compiler=facts["cxx_compiler"],
-        cxx_compiler_id=facts["cxx_compiler_id"],
-        cxx_compiler_version=facts["cxx_compiler_version"],
-        cuda_version=facts["cuda_version"] or summary.cuda_version,
-        nvcc=facts["nvcc"],
-        cuda_host_compiler=facts["cuda_host_compiler"],
-        cudnn_version=facts["cudnn_version"] or _cudnn_version(summary.cudnn),
-        cuda_toolkit_root=_toolkit_root(plan, facts["nvcc"]) if cuda else None,
-        launcher=plan.launcher,
-        jobs=plan.jobs,
-    )
-    return Manifest(
-        opencv_version=summary.opencv_version or tree.opencv_version,
-        prefix=str(plan.prefix),
-        build_dir=str(plan.build_dir),
-        recipe=RecipeFacts(
-            name=plan.recipe,
-            path=str(plan.recipe_path),
-            cuda=cuda,
-            python=plan.python is not None,
-            build_type=plan.build_type,
-            modules=tuple(plan.modules),
-        ),
-        cmake_options=dict(plan.cmake_options),
-        arch=plan.arch,
-        toolchain=toolchain,
-        source=tree,
-        durations=dict(durations),
-        patches=tuple(applied),
-        python=PythonFacts.of(plan.python, module_dir) if plan.python is not None else None,
-        summary=summary,
-        created=now(),
-        tool_version=__version__,
-    )
 
 
 @contextmanager

@@ -13,10 +13,9 @@ prefix's ``cv2`` (else ``<prefix>/lib/pythonX.Y/site-packages``): the PYTHONPATH
 exports finds both, and nothing is written into the interpreter's own site-packages. The module links the
 library just installed, so C++ and Python code in one process share one pool.
 
-The CUDA runtime headers and library come from, in order: the nvcc the build would use (its toolkit root),
-``CUDA_HOME``/``CUDA_PATH``, ``/usr/local/cuda``, then pip's NVIDIA wheels
-(``site-packages/nvidia/cu13/{include/cuda_runtime.h,lib/libcudart.so.13}``, CUDA 12's
-``nvidia/cuda_runtime``), in the target interpreter's site directories and this one's.
+The CUDA runtime is the toolkit the OpenCV build used: the one the caller passes (``build``), else the one
+the prefix's manifest records (``plugin``); only without either does the plan search (``pluginenv``'s order)
+and say so in its warnings.
 """
 
 from __future__ import annotations
@@ -43,7 +42,9 @@ from cvcuda_setup.pluginenv import (
     find_cuda_runtime,
     find_opencv,
     probe_target_python,
+    python_build_tools,
     python_target_dir,
+    recorded_toolkit,
     runtime_at,
 )
 from cvcuda_setup.tools import capture
@@ -245,7 +246,8 @@ def plan_plugin(
     """Locate everything and compute the commands; raises the first problem as one clear error.
 
     ``cuda_toolkit_root`` (the OpenCV build plan's toolkit) and ``target_python`` (the host's probe) are
-    used as given instead of searched for again."""
+    used as given instead of searched for again. Without ``cuda_toolkit_root`` the toolkit is the one the
+    prefix's manifest records; only a prefix whose manifest records none searches (with a warning)."""
     from cvcuda_setup.tools import find_cmake, find_ninja
 
     if jobs < 1:
@@ -266,28 +268,24 @@ def plan_plugin(
     elif target_python is None:
         target_python = probe_target_python(python)
     if target_python is not None:
-        if not target_python.has_pip:
-            raise ToolchainError(
-                f"pip is not installed for {target_python.executable}",
-                hint=f"run {target_python.executable} -m ensurepip, or pass {skip_python_flag}",
-            )
-        if not target_python.has_skbuild:
-            raise ToolchainError(
-                f"scikit-build-core (which builds the Python module) is not installed for "
-                f"{target_python.executable}",
-                hint=f"run {target_python.executable} -m pip install scikit-build-core, "
-                f"or pass {skip_python_flag}",
-            )
-        if not target_python.has_numpy:
-            warnings.append(
-                f"numpy is not installed for {target_python.executable}: cvcuda_zerocopy needs it"
-            )
+        warnings += python_build_tools(target_python, skip_python_flag)
         target_dir, mismatch = python_target_dir(prefix, target_python.version)
         if mismatch:
             warnings.append(mismatch)
     site_dirs = list(target_python.site_dirs) if target_python else []
     site_dirs += [Path(p) for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
-    cuda = runtime_at(cuda_toolkit_root) if cuda_toolkit_root else find_cuda_runtime(env, site_dirs)
+    if cuda_toolkit_root is not None:
+        cuda = runtime_at(cuda_toolkit_root)
+    else:
+        recorded = recorded_toolkit(prefix)
+        if recorded.root is not None:
+            cuda = runtime_at(recorded.root, origin=f"recorded in {recorded.manifest}")
+        else:
+            cuda = find_cuda_runtime(env, site_dirs)
+            warnings.append(
+                f"{recorded.missing}: the plugin is built against the CUDA toolkit found by searching "
+                f"({cuda.include_dir}, {cuda.origin}), which may not be the one OpenCV was built with"
+            )
     configured = cmakedriver.configured_source(build_dir)
     fresh = configured is not None and configured.resolve() != source.resolve()
     return PluginPlan(

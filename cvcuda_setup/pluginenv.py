@@ -1,6 +1,8 @@
 """What the zero-copy plugin is built against: the prefix's OpenCV, a CUDA runtime, the target interpreter.
 
-The CUDA runtime headers and library come from, in order: the nvcc the build would use (its toolkit root),
+The CUDA runtime headers and library come from the toolkit the prefix's manifest records its OpenCV was built
+with (``toolchain.cuda_toolkit_root``). Only a prefix whose manifest records none (no manifest, a CPU-only or
+schema-1 build) searches, in order: the nvcc the build would use (its toolkit root),
 ``CUDA_HOME``/``CUDA_PATH``, ``/usr/local/cuda``, then pip's NVIDIA wheels
 (``site-packages/nvidia/cu13/{include/cuda_runtime.h,lib/libcudart.so.13}``, CUDA 12's
 ``nvidia/cuda_runtime``), in the target interpreter's site directories and this one's. The Python module goes
@@ -126,15 +128,39 @@ def _include_dir(root: Path) -> Path | None:
     return None
 
 
-def runtime_at(root: Path) -> CudaRuntime:
+def runtime_at(root: Path, origin: str = "the build's toolkit") -> CudaRuntime:
     """The runtime of the toolkit at ``root`` (the one OpenCV is built with); ``ToolchainError`` without."""
     inc = _include_dir(root)
     if inc is None:
         raise ToolchainError(
-            f"the build's CUDA toolkit {root} has no cuda_runtime.h",
-            hint="install the toolkit's development headers (cuda-cudart-dev) or set CUDA_HOME",
+            f"the build's CUDA toolkit {root} ({origin}) has no cuda_runtime.h",
+            hint="install the toolkit's development headers (cuda-cudart-dev), or rebuild OpenCV into the "
+            "prefix with the toolkit this machine has",
         )
-    return CudaRuntime(include_dir=inc, library=None, root=root, origin="the build's toolkit")
+    return CudaRuntime(include_dir=inc, library=None, root=root, origin=origin)
+
+
+@dataclass(frozen=True)
+class RecordedToolkit:
+    """The CUDA toolkit the prefix's manifest records (``toolchain.cuda_toolkit_root``), or why none."""
+
+    root: Path | None
+    #: Where the root was read (``<prefix>/share/cvcuda-setup/manifest.json``).
+    manifest: Path
+    #: Why the plugin has to search for a toolkit (None when the manifest names one).
+    missing: str | None = None
+
+
+def recorded_toolkit(prefix: Path) -> RecordedToolkit:
+    """The toolkit the prefix's OpenCV was built with, as its manifest records it (never searched for)."""
+    found = load_manifest(prefix)
+    if found.manifest is None:
+        return RecordedToolkit(None, found.path, f"no readable manifest ({found.error})")
+    root = found.manifest.cuda_toolkit_root
+    if root is None:
+        why = f"the manifest {found.path} records no CUDA toolkit (a CPU-only or schema-1 build)"
+        return RecordedToolkit(None, found.path, why)
+    return RecordedToolkit(root, found.path)
 
 
 def _wheel_runtime(site: Path) -> CudaRuntime | None:
@@ -206,6 +232,26 @@ def probe_target_python(executable: Path | str | None) -> TargetPython:
         has_skbuild=found.has_skbuild,
         has_numpy=found.has_numpy,
     )
+
+
+def python_build_tools(target_python: TargetPython, skip_python_flag: str) -> list[str]:
+    """``ToolchainError`` when the interpreter lacks pip or scikit-build-core (which build the Python
+    module); the warnings for what it lacks at run time (numpy)."""
+    if not target_python.has_pip:
+        raise ToolchainError(
+            f"pip is not installed for {target_python.executable}",
+            hint=f"run {target_python.executable} -m ensurepip, or pass {skip_python_flag}",
+        )
+    if not target_python.has_skbuild:
+        raise ToolchainError(
+            f"scikit-build-core (which builds the Python module) is not installed for "
+            f"{target_python.executable}",
+            hint=f"run {target_python.executable} -m pip install scikit-build-core, "
+            f"or pass {skip_python_flag}",
+        )
+    if not target_python.has_numpy:
+        return [f"numpy is not installed for {target_python.executable}: cvcuda_zerocopy needs it"]
+    return []
 
 
 def python_target_dir(prefix: Path, python_version: str) -> tuple[Path, str | None]:

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from cvcuda_setup.arch import read_arch_token
+
 
 @dataclass(frozen=True)
 class BuildInfo:
@@ -49,14 +51,10 @@ def _value(text: str, label: str) -> str | None:
 
 
 def normalize_arch(token: str) -> str | None:
-    """``90`` / ``9.0`` / ``sm_90`` / ``120`` -> ``9.0`` / ``12.0``; None for anything else."""
-    t = token.strip().lower().removeprefix("sm_").removeprefix("compute_")
-    if re.fullmatch(r"\d{1,2}\.\d", t):
-        major, minor = t.split(".")
-        return f"{int(major)}.{minor}"
-    if re.fullmatch(r"\d{2,3}", t):
-        return f"{int(t[:-1])}.{t[-1]}"
-    return None
+    """``90`` / ``9.0`` / ``sm_90`` / ``120`` -> ``9.0`` / ``12.0`` (``arch.read_arch_token``); None for an
+    arch-specific (``90a``) target or anything else."""
+    read = read_arch_token(token)
+    return read.capability if read is not None and not read.variant else None
 
 
 def _arch_list(value: str | None) -> tuple[str, ...]:

@@ -24,14 +24,27 @@ from typing import Any
 import numpy as np
 
 from cvcuda_setup.verify import images
-from cvcuda_setup.verify.check_mapped import is_mapped_host
 from cvcuda_setup.verify.compare import MIN_F1, MIN_F1_END_TO_END, blur_difference, edge_f1
 from cvcuda_setup.verify.context import Context
 from cvcuda_setup.verify.images import ImageCase
 from cvcuda_setup.verify.result import CheckResult, DeviceFacts, Part, failed, passed
+from cvcuda_setup.verify.zerocopy_proof import cpp_zero_copy_problems, python_zero_copy_problems
 
 ID = "pipeline"
 TITLE = "Zero-copy blur + Canny vs CPU"
+#: The zero-copy proof readers (``zerocopy_proof``) are re-exported for their callers.
+__all__ = [
+    "ID",
+    "TITLE",
+    "Prepared",
+    "PreparedCase",
+    "compare_case",
+    "cpp_zero_copy_problems",
+    "prepare",
+    "python_zero_copy_problems",
+    "run",
+    "summarize",
+]
 
 #: Per-case timeout of the C++ tool, and of the whole Python flow for one device.
 TOOL_TIMEOUT_S = 180.0
@@ -161,75 +174,6 @@ def prepare(ctx: Context) -> Prepared:
 
 
 # -- per-case evaluation -------------------------------------------------------------------------------
-
-
-def python_zero_copy_problems(info: dict[str, Any]) -> list[str]:
-    """What is wrong with the Python flow's zero-copy evidence for one case (empty: all proven)."""
-    problems = []
-    before, after = info.get("before") or {}, info.get("after") or {}
-    for name in ("blur", "edges"):
-        b, a, r = before.get(name), after.get(name), after.get(f"{name}_returned")
-        if b is None or a is None:
-            problems.append(f"{name}: no cudaPtr recorded")
-        elif a != b or (r is not None and r != b):
-            problems.append(
-                f"{name}: the output GpuMat was reallocated (cudaPtr {b:#x} -> {a:#x}), not written in place"
-            )
-    buffers = info.get("buffers") or {}
-    for name in ("src", "blur", "edges"):
-        buf = buffers.get(name)
-        if not isinstance(buf, dict):
-            problems.append(f"{name}: no pointer attributes recorded")
-            continue
-        ok, why = is_mapped_host(buf.get("attributes"), buf.get("gpumat_cuda_ptr"))
-        if not ok:
-            problems.append(f"{name}: {why}")
-    return problems
-
-
-def _find_flags(value: Any, needle: str) -> list[tuple[str, Any]]:
-    found: list[tuple[str, Any]] = []
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if needle in str(k).lower() and isinstance(v, bool):
-                found.append((str(k), v))
-            found += _find_flags(v, needle)
-    elif isinstance(value, list):
-        for v in value:
-            found += _find_flags(v, needle)
-    return found
-
-
-def _pointer_records(value: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    if isinstance(value, dict):
-        if "type" in value and ("device_pointer" in value or "devicePointer" in value):
-            out.append(value)
-        for v in value.values():
-            out += _pointer_records(v)
-    elif isinstance(value, list):
-        for v in value:
-            out += _pointer_records(v)
-    return out
-
-
-def cpp_zero_copy_problems(data: dict[str, Any]) -> list[str]:
-    """What is wrong with the tool's zero-copy evidence for one case (field names read defensively)."""
-    if data.get("ok") is False or data.get("error"):
-        return [str(data.get("error") or "the tool reports a failure")]
-    problems = []
-    flags = _find_flags(data, "realloc")
-    if not flags:
-        problems.append("the tool's output has no reallocation flag, so in-place output is unproven")
-    problems += [f"{k} is true: the output GpuMat was reallocated" for k, v in flags if v]
-    records = _pointer_records(data)
-    if not records:
-        problems.append("the tool's output has no pointer attributes, so mapped buffers are unproven")
-    for rec in records:
-        ok, why = is_mapped_host(rec)
-        if not ok:
-            problems.append(why)
-    return problems
 
 
 def compare_case(

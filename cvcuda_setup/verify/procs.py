@@ -21,6 +21,30 @@ from cvcuda_setup.tools import capture
 
 TOOL_NAME = "cvcuda-zerocopy-check"
 WORKER_FILE = Path(__file__).with_name("worker.py")
+#: The modules the worker imports, in import order: made modules of their real names in the target
+#: interpreter (which need not have cvcuda-setup) before ``worker.py`` runs as ``__main__``.
+WORKER_MODULES = ("worker_common", "worker_pipeline")
+
+_BOOT = """import sys, types
+for _name, _file, _text in {modules!r}:
+    _module = types.ModuleType(_name)
+    _module.__file__ = _file
+    sys.modules[_name] = _module
+    exec(compile(_text, _file, "exec"), _module.__dict__)
+del _name, _file, _text, _module
+exec(compile({main!r}, {main_file!r}, "exec"))
+"""
+
+
+def worker_source() -> str:
+    """The ``python -c`` program: the worker's modules registered, then ``worker.py`` as ``__main__``."""
+    modules = [
+        (f"cvcuda_setup.verify.{name}", name + ".py", WORKER_FILE.with_name(name + ".py").read_text("utf-8"))
+        for name in WORKER_MODULES
+    ]
+    main = WORKER_FILE.read_text(encoding="utf-8")
+    return _BOOT.format(modules=modules, main=main, main_file=WORKER_FILE.name)
+
 
 _serial = count()
 
@@ -151,8 +175,7 @@ def run_worker(
     req = work / f"worker-{n:03d}-{command}.request.json"
     res_path = work / f"worker-{n:03d}-{command}.result.json"
     req.write_text(json.dumps(dict(request)), encoding="utf-8")
-    source = WORKER_FILE.read_text(encoding="utf-8")
-    res = run_process([python, "-c", source, command, str(req), str(res_path)], env, timeout, cwd)
+    res = run_process([python, "-c", worker_source(), command, str(req), str(res_path)], env, timeout, cwd)
     # The argv holds the whole worker source; keep the report readable.
     argv = [python, "-c", f"<{WORKER_FILE.name}>", command, str(req), str(res_path)]
     if res.error:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cvcuda_setup.arch import read_arch_token
 from cvcuda_setup.errors import UsageError
 from cvcuda_setup.manifest import Manifest, load_manifest
 from cvcuda_setup.probe import python as python_probe
@@ -48,14 +49,10 @@ class BuildFacts:
 
 
 def arch_number(token: object) -> str | None:
-    """``9.0`` / ``90`` / ``sm_90`` / ``90-real`` -> ``90``; ``9.0a`` -> ``90a``; else None."""
-    text = str(token).strip().lower().removeprefix("sm_").removeprefix("compute_")
-    text = re.sub(r"-(real|virtual)$", "", text)
-    match = re.fullmatch(r"(\d{1,2})\.(\d)([a-z]?)", text)
-    if match:
-        return f"{int(match.group(1))}{match.group(2)}{match.group(3)}"
-    match = re.fullmatch(r"(\d{2,3})([a-z]?)", text)
-    return f"{int(match.group(1))}{match.group(2)}" if match else None
+    """``9.0`` / ``90`` / ``sm_90`` / ``90-real`` -> ``90``; ``9.0a`` -> ``90a`` (``arch.read_arch_token``);
+    else None."""
+    read = read_arch_token(token)
+    return read.compact if read is not None else None
 
 
 def _arch_sort(values: list[str]) -> tuple[str, ...]:

@@ -84,3 +84,36 @@ def test_covers_by_sass_or_ptx() -> None:
     with_ptx = ArchSelection(bin=("8.0",), ptx=("8.0",), origin="explicit")
     assert with_ptx.covers(9, 0)  # JIT from PTX
     assert not with_ptx.covers(7, 5)
+
+
+@pytest.mark.parametrize(
+    ("token", "capability", "compact"),
+    [
+        ("9.0", "9.0", "90"),
+        ("90", "9.0", "90"),
+        ("120", "12.0", "120"),
+        ("sm_86", "8.6", "86"),
+        ("compute_90", "9.0", "90"),
+        ("90-real", "9.0", "90"),
+        ("8.6-virtual", "8.6", "86"),
+        ("9.0a", "9.0", "90a"),
+        ("100f", "10.0", "100f"),
+    ],
+)
+def test_one_reader_for_every_recorded_spelling(token: str, capability: str, compact: str) -> None:
+    from cvcuda_setup.arch import read_arch_token
+    from cvcuda_setup.verify.buildinfo import normalize_arch
+    from cvcuda_setup.wheel.naming import arch_number
+
+    read = read_arch_token(token)
+    assert read is not None and (read.capability, read.compact) == (capability, compact)
+    # verify's and the wheel label's normalisers are this reader's two views
+    assert arch_number(token) == compact
+    assert normalize_arch(token) == (capability if not read.variant else None)
+
+
+@pytest.mark.parametrize("token", ["", "9", "x", "9.10", "sm90", "0.5", "1000"])
+def test_the_reader_refuses_what_is_not_an_arch(token: str) -> None:
+    from cvcuda_setup.arch import read_arch_token
+
+    assert read_arch_token(token) is None

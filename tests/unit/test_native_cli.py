@@ -89,3 +89,53 @@ def test_dry_run_json(tmp_path: Path, fake_discovery: None) -> None:
     assert data["tests"] is True and data["python"] is None
     assert [c[1] for c in data["commands"]] == ["-S", "--build", "--test-dir", "--install"]
     assert data["opencv"]["modules"] == ["core", "imgproc", "cudev"]
+
+
+def _record_toolkit(prefix: Path, root: str | None) -> None:
+    from cvcuda_setup.manifest import Manifest, RecipeFacts, ToolchainFacts, write_manifest
+
+    toolchain = ToolchainFacts(cuda_version="13.0", cuda_toolkit_root=root)
+    write_manifest(prefix, Manifest("5.1.0", str(prefix), RecipeFacts("minimal"), toolchain=toolchain))
+
+
+def test_the_manifests_toolkit_reaches_the_configure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    prefix = fake_prefix(tmp_path / "p")
+    root = tmp_path / "cuda-13.0"
+    (root / "targets" / "x86_64-linux" / "include").mkdir(parents=True)
+    (root / "targets" / "x86_64-linux" / "include" / "cuda_runtime.h").write_text("// fake\n")
+    _record_toolkit(prefix, str(root))
+
+    def must_not_search(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the plugin searched for CUDA although the manifest records the toolkit")
+
+    monkeypatch.setattr(native, "find_cuda_runtime", must_not_search)
+    args = ["plugin", "--prefix", str(prefix), "--build-dir", str(tmp_path / "b"), "--no-python", "--dry-run"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    configure = data["commands"][0]
+    assert f"-DCUDAToolkit_ROOT={root}" in configure
+    assert f"-DCUDA_TOOLKIT_ROOT_DIR={root}" in configure  # the CUDA OpenCV's FindCUDA: the same toolkit
+    assert data["cuda"]["include_dir"] == str(root / "targets" / "x86_64-linux" / "include")
+    assert "manifest.json" in data["cuda"]["origin"]
+    assert not any("search" in w for w in data["warnings"])
+    # a recorded toolkit that is not on this machine is one clear error, not a search for another
+    _record_toolkit(prefix, str(tmp_path / "gone"))
+    result = runner.invoke(app, args)
+    assert result.exit_code != 0 and "has no cuda_runtime.h" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_without_a_recorded_toolkit_the_plugin_searches_and_says_so(
+    tmp_path: Path, fake_discovery: None
+) -> None:
+    prefix = fake_prefix(tmp_path / "p")
+    args = ["plugin", "--prefix", str(prefix), "--build-dir", str(tmp_path / "b"), "--no-python", "--dry-run"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert "-DCUDAToolkit_ROOT=/cuda" in data["commands"][0]
+    assert any("no readable manifest" in w and "searching" in w for w in data["warnings"])
+    _record_toolkit(prefix, None)  # a manifest of a CPU-only build records no toolkit
+    data = json.loads(runner.invoke(app, [*args, "--json"]).output)
+    assert any("records no CUDA toolkit" in w and "searching" in w for w in data["warnings"])

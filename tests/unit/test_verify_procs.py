@@ -106,3 +106,17 @@ def test_worker_records_errors_and_reports_fatal_ones(tmp_path: Path) -> None:
     # requests go through files, readable afterwards for debugging
     requests = sorted((tmp_path / "w").glob("*device.request.json"))
     assert [json.loads(r.read_text()) for r in requests] == [{"device": 0}, {}]
+
+
+def test_the_worker_runs_its_three_files_without_cvcuda_setup(tmp_path: Path) -> None:
+    """worker.py imports worker_common and worker_pipeline: the sources sent, not an installed package
+    (``python -S``: no site-packages, so neither cvcuda-setup nor numpy nor cv2 can be imported)."""
+    python = tmp_path / "python"
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n')
+    python.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    res = run_worker(str(python), "cv2info", {}, work=tmp_path / "w", env=env, timeout=60)
+    assert res.error is None and res.data is not None and "No module named 'cv2'" in res.data["import_error"]
+    res = run_worker(str(python), "prepare", {"cases": []}, work=tmp_path / "w", env=env, timeout=60)
+    assert res.data is not None and "No module named 'cv2'" in res.data["fatal"]
+    assert 'File "worker_pipeline.py"' in res.data["traceback"]  # dispatched to the pipeline module
