@@ -22,6 +22,7 @@ from cvcuda_setup.probe import gpu, hostinfo, pydists, toolkit
 if TYPE_CHECKING:
     from cvcuda_setup.model import PythonInfo
     from cvcuda_setup.native import TargetPython
+    from cvcuda_setup.probe.python import InterpreterProbe
 
 LAUNCHERS = ("auto", "ccache", "sccache", "none")
 
@@ -100,13 +101,19 @@ class Host:
     # -- Python ---------------------------------------------------------------------------------------
 
     @cached_property
-    def _python(self) -> PythonInfo | CvCudaSetupError:
-        from cvcuda_setup.probe.python import probe_python
+    def _interpreter(self) -> InterpreterProbe | CvCudaSetupError:
+        """The one probe of the interpreter: the bindings' facts and the plugin's come from it."""
+        from cvcuda_setup.probe import python as python_probe
 
         try:
-            return probe_python(self.python_request)
+            return python_probe.probe_interpreter(self.python_request)
         except CvCudaSetupError as exc:
             return exc
+
+    @cached_property
+    def _python(self) -> PythonInfo | CvCudaSetupError:
+        found = self._interpreter
+        return found if isinstance(found, CvCudaSetupError) else found.python_info()
 
     @property
     def python(self) -> PythonInfo:
@@ -130,12 +137,10 @@ class Host:
 
     @cached_property
     def _target_python(self) -> TargetPython | CvCudaSetupError:
-        from cvcuda_setup import native
+        from cvcuda_setup.pluginenv import target_python_of
 
-        try:
-            return native.probe_target_python(self.python_request)
-        except CvCudaSetupError as exc:
-            return exc
+        found = self._interpreter
+        return found if isinstance(found, CvCudaSetupError) else target_python_of(found)
 
     @property
     def target_python(self) -> TargetPython:

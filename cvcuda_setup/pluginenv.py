@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cvcuda_setup.errors import ToolchainError, UsageError
 from cvcuda_setup.manifest import find_module_dir, load_manifest
-from cvcuda_setup.probe.python import probe_interpreter
+from cvcuda_setup.probe.python import InterpreterProbe, probe_interpreter
 
 # -- facts ------------------------------------------------------------------------------------------
 
@@ -220,10 +220,8 @@ def find_cuda_runtime(
     )
 
 
-def probe_target_python(executable: Path | str | None) -> TargetPython:
-    """Ask the interpreter for its version, site directories and whether pip/scikit-build-core/numpy exist
-    (the one interpreter probe, ``probe.python.probe_interpreter``)."""
-    found = probe_interpreter(executable)
+def target_python_of(found: InterpreterProbe) -> TargetPython:
+    """The plugin's view of an interpreter probe (``probe.python.probe_interpreter``)."""
     return TargetPython(
         executable=found.executable,
         version=found.version,
@@ -232,6 +230,12 @@ def probe_target_python(executable: Path | str | None) -> TargetPython:
         has_skbuild=found.has_skbuild,
         has_numpy=found.has_numpy,
     )
+
+
+def probe_target_python(executable: Path | str | None) -> TargetPython:
+    """Ask the interpreter for its version, site directories and whether pip/scikit-build-core/numpy exist
+    (the one interpreter probe, ``probe.python.probe_interpreter``)."""
+    return target_python_of(probe_interpreter(executable))
 
 
 def python_build_tools(target_python: TargetPython, skip_python_flag: str) -> list[str]:

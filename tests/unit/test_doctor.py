@@ -681,7 +681,7 @@ def test_the_plugin_module_needs_scikit_build_core_and_doctor_says_so_with_the_f
     host: Host, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What `build` compiles last (the plugin's Python module) is checked before anything compiles."""
-    from cvcuda_setup import native
+    from cvcuda_setup import native, pluginenv
 
     host.gpus([])
     found = native.TargetPython(
@@ -692,7 +692,8 @@ def test_the_plugin_module_needs_scikit_build_core_and_doctor_says_so_with_the_f
         has_skbuild=False,
         has_numpy=True,
     )
-    monkeypatch.setattr(native, "probe_target_python", lambda exe: found)
+    # the host's one interpreter probe, read as the plugin's interpreter, answers ``found``
+    monkeypatch.setattr(pluginenv, "target_python_of", lambda probe: found)
     assert "plugin.scikit-build-core" not in codes(host.run(arch="9.0"))  # not asked: not checked
     findings = host.run(arch="9.0", plugin=True)
     missing = only(findings, "plugin.scikit-build-core")

@@ -66,8 +66,9 @@ def fake_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]
 
     monkeypatch.setattr(gpu, "_query_driver", counted("gpus", lambda: probe))
     monkeypatch.setattr(toolkit, "search_nvcc", counted("nvcc", toolkit.search_nvcc))
-    monkeypatch.setattr(probe_python_mod, "probe_python", counted("python", probe_python_mod.probe_python))
-    monkeypatch.setattr(native, "probe_target_python", counted("target_python", native.probe_target_python))
+    monkeypatch.setattr(
+        probe_python_mod, "probe_interpreter", counted("interpreter", probe_python_mod.probe_interpreter)
+    )
     return {"root": root, "calls": calls, "tmp": tmp_path}
 
 
@@ -92,7 +93,7 @@ def test_build_dry_run_probes_each_fact_once(fake_host: dict[str, Any]) -> None:
     )
     assert result.exit_code == 0, result.stderr
     assert "CUDA_ARCH_BIN=9.0" in result.stdout
-    assert fake_host["calls"] == Counter({"gpus": 1, "nvcc": 1, "python": 1})
+    assert fake_host["calls"] == Counter({"gpus": 1, "nvcc": 1, "interpreter": 1})
 
 
 def test_plan_doctor_and_plugin_share_one_probe(
@@ -108,7 +109,8 @@ def test_plan_doctor_and_plugin_share_one_probe(
     except ToolchainError:
         pass
     pipeline.build_plugin_for(plan, host, install_python=True)
-    assert fake_host["calls"] == Counter({"gpus": 1, "nvcc": 1, "python": 1, "target_python": 1})
+    # one interpreter probe answers both the bindings' facts and the plugin's (site dirs, pip, skbuild)
+    assert fake_host["calls"] == Counter({"gpus": 1, "nvcc": 1, "interpreter": 1})
     # the plugin is built against the toolkit OpenCV is configured with, and the host's interpreter
     assert plan.option("CUDA_TOOLKIT_ROOT_DIR") == str(fake_host["root"])
     assert received["cuda_toolkit_root"] == fake_host["root"]
