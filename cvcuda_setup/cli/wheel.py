@@ -10,9 +10,8 @@ import typer
 from cvcuda_setup.cli.common import guard
 from cvcuda_setup.console import console
 from cvcuda_setup.envvars import default_prefix
-from cvcuda_setup.errors import UsageError
 from cvcuda_setup.wheel import WheelOptions, WheelResult, build_wheel
-from cvcuda_setup.wheel.builder import REPAIR_MODES
+from cvcuda_setup.wheel.builder import check_options
 
 HELP = (
     "Package the prefix's cv2 with the OpenCV shared libraries it needs into a wheel named opencv-cuda, "
@@ -64,14 +63,13 @@ def wheel(
         bool, typer.Option("--json", help="Print the result as JSON (schema cvcuda-setup.wheel/1).")
     ] = False,
 ) -> None:
-    if repair not in REPAIR_MODES:
-        raise UsageError(f"--repair {repair!r} is not one of {', '.join(REPAIR_MODES)}")
     options = WheelOptions(
         prefix=prefix if prefix is not None else default_prefix(),
         out_dir=out,
         python=python,
         repair=repair,  # type: ignore[arg-type]
     )
+    check_options(options)  # a bad option is one line, before the step starts
     with console.step(f"wheel from {options.prefix}"):
         result = build_wheel(options)
     if json_out:

@@ -134,12 +134,37 @@ def plan_build(
     )
 
 
+def check_request(request: BuildRequest) -> None:
+    """Refuse malformed options that need no probe of the host: -D, --jobs, --patch-sha256, and a
+    --prefix or --build-dir below a file."""
+    from cvcuda_setup.sources.checksum import normalize_sha256
+
+    for define in request.defines:
+        parse_override(define)
+    if request.jobs is not None and request.jobs < 1:
+        raise UsageError(f"--jobs {request.jobs} must be at least 1")
+    for value in request.patch_sha256:
+        normalize_sha256(value, what="--patch-sha256")
+    for option, path in (("--prefix", request.prefix), ("--build-dir", request.build_dir)):
+        if path is None:
+            continue
+        for parent in Path(path).expanduser().absolute().parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise UsageError(
+                        f"{option} {str(path)!r} is below {parent}, which is a file",
+                        hint=f"choose a {option} whose parent folders are folders",
+                    )
+                break
+
+
 def plan_request(request: BuildRequest, host: Host) -> BuildPlan:
     """Stage 1: recipe + host -> plan. Refuses a prefix that overlaps the trees or is not the tool's own
     (before any download, also for ``--dry-run``)."""
     from cvcuda_setup.envvars import default_prefix
     from cvcuda_setup.install import check_prefix, refuse_overlap
 
+    check_request(request)  # the user's own mistakes first, before any probe of the host can mask them
     launcher = request.launcher
     if request.dry_run:  # a dry run names no launcher it did not ask for by name
         launcher = "none" if launcher == "auto" else launcher

@@ -87,7 +87,8 @@ def spec_from_cli(
     if contrib_ref is not None:
         _check_contrib_ref(text, contrib_ref)
         contrib_ref = contrib_ref.strip()
-    if not _VERSION.match(ref) and _GIT_REF.match(ref) and ".." not in ref:
+    numeric = re.fullmatch(r"[\d.]+", ref) is not None  # "9", "4.13": a mistyped version, not a branch
+    if not _VERSION.match(ref) and not numeric and _GIT_REF.match(ref) and ".." not in ref:
         if text == "git":
             if sha256:
                 raise SourceError("--sha256 does not apply to --source git", hint="drop --sha256")

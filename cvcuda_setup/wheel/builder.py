@@ -264,8 +264,8 @@ def _stage_binaries(
     return staged, "+".join(sorted(methods))
 
 
-def build_wheel(options: WheelOptions) -> WheelResult:
-    """Write the wheel for ``options.prefix`` into ``options.out_dir``; see the module docstring."""
+def check_options(options: WheelOptions) -> Path:
+    """The options' own mistakes (before any work starts); the absolute prefix."""
     if options.repair not in REPAIR_MODES:
         raise UsageError(f"--repair {options.repair!r} is not one of {', '.join(REPAIR_MODES)}")
     prefix = options.prefix.expanduser().absolute()
@@ -273,6 +273,12 @@ def build_wheel(options: WheelOptions) -> WheelResult:
         raise UsageError(
             f"--prefix {str(prefix)!r} is not a directory", hint="give the folder OpenCV was installed into"
         )
+    return prefix
+
+
+def build_wheel(options: WheelOptions) -> WheelResult:
+    """Write the wheel for ``options.prefix`` into ``options.out_dir``; see the module docstring."""
+    prefix = check_options(options)
     facts = naming.read_build_facts(prefix)
     interp = naming.probe_interpreter(choose_python(options.python, facts.model))
     layout = find_cv2(prefix, interp.short_version, _manifest_module_dir(facts.model))
