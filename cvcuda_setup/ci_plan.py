@@ -42,6 +42,8 @@ class CiOptions:
     jobs: int | None = None
     defines: tuple[str, ...] = ()
     force: bool = False
+    #: ``ci --opencv-tests``: build with ``--with-tests`` and run ``verify --opencv-tests``.
+    opencv_tests: bool = False
     #: How to run the tool [:func:`default_tool`]; a test may point it at another executable.
     tool: tuple[str, ...] | None = None
 
@@ -196,12 +198,13 @@ def plan_steps(o: CiOptions, opencv_version: str) -> list[Step]:
         doctor += ["--python", o.python]
     if o.source and os.path.isdir(o.source):
         doctor += ["--source", o.source]
-    build = ["build", *_build_args(o), "--no-doctor", "--no-plugin"]
+    tests = ["--with-tests"] if o.opencv_tests else []
+    build = ["build", *_build_args(o), *tests, "--no-doctor", "--no-plugin"]
     if o.force:
         build.append("--force")
     steps = [
         Step("doctor", tuple(doctor), ok_codes=frozenset({0, 1}), stdout_to="doctor.json"),
-        Step("plan", ("build", *_build_args(o), "--dry-run", "--json"), stdout_to="build-plan.json"),
+        Step("plan", ("build", *_build_args(o), *tests, "--dry-run", "--json"), stdout_to="build-plan.json"),
         Step("build", tuple(build)),
     ]
     plugin = ["plugin", "--prefix", str(o.prefix)]
@@ -214,6 +217,8 @@ def plan_steps(o: CiOptions, opencv_version: str) -> list[Step]:
     verify += ["--junit", str(o.report_dir / "verify.xml"), "--out", str(o.report_dir / "verify-images")]
     if o.require_gpu:
         verify.append("--require-gpu")
+    if o.opencv_tests:
+        verify.append("--opencv-tests")
     if o.python:
         verify += ["--python", o.python]
     steps.append(Step("verify", tuple(verify), outputs=("verify.json", "verify.xml", "verify-images")))

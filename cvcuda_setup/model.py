@@ -47,6 +47,8 @@ class Recipe:
     opencv_version: str = "5.1.0"
     #: Chain of recipe names this one extends, nearest first.
     extends: tuple[str, ...] = ()
+    #: Builds OpenCV's accuracy tests of the recipe's CUDA modules (``build --with-tests`` asks per build).
+    tests: bool = False
 
 
 @dataclass(frozen=True)

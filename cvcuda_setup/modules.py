@@ -16,6 +16,12 @@ _COMMON: dict[str, tuple[str, ...]] = {
     "cudaimgproc": ("imgproc", "cudev"),
     "cudawarping": ("imgproc", "cudev"),
     "python3": ("python_bindings_generator",),
+    # OpenCV's test framework: modules/ts/CMakeLists.txt ``ocv_add_module(ts INTERNAL opencv_core
+    # opencv_imgproc opencv_imgcodecs opencv_videoio opencv_highgui)``; every accuracy test binary also links
+    # imgcodecs and videoio (``ocv_add_accuracy_tests`` in cmake/OpenCVModule.cmake).
+    "ts": ("core", "imgproc", "imgcodecs", "videoio", "highgui"),
+    "videoio": ("imgproc", "imgcodecs"),
+    "highgui": ("imgproc", "imgcodecs", "videoio"),
 }
 #: 5.x moved parts of imgproc into geometry, which needs flann (measured on 5.1.0).
 _BY_MAJOR: dict[int, dict[str, tuple[str, ...]]] = {
@@ -23,6 +29,23 @@ _BY_MAJOR: dict[int, dict[str, tuple[str, ...]]] = {
     5: {"imgproc": ("core", "geometry", "flann"), "geometry": ("core", "flann"), "flann": ("core",)},
 }
 PYTHON_MODULES = ("python3", "python_bindings_generator")
+#: What a build with OpenCV's accuracy tests adds to BUILD_LIST (its dependencies follow from the closure).
+TEST_MODULES = ("ts",)
+#: opencv_contrib's CUDA modules with an accuracy test suite (``opencv_test_<name>``), for a recipe that
+#: builds every module (an empty module list).
+CUDA_TEST_MODULES = (
+    "cudaarithm",
+    "cudabgsegm",
+    "cudacodec",
+    "cudafeatures2d",
+    "cudafilters",
+    "cudaimgproc",
+    "cudalegacy",
+    "cudaobjdetect",
+    "cudaoptflow",
+    "cudastereo",
+    "cudawarping",
+)
 
 
 def major_of(version: str) -> int:
@@ -32,8 +55,11 @@ def major_of(version: str) -> int:
         return 5
 
 
-def closure(modules: Iterable[str], opencv_version: str, *, python: bool) -> tuple[str, ...]:
-    """The BUILD_LIST: the recipe's modules, their dependencies, and the Python modules when asked.
+def closure(
+    modules: Iterable[str], opencv_version: str, *, python: bool, tests: bool = False
+) -> tuple[str, ...]:
+    """The BUILD_LIST: the recipe's modules, their dependencies, the Python modules and (``tests``) the test
+    framework ``ts`` with what it needs, when asked.
 
     An empty module list means "every module" and stays empty.
     """
@@ -42,6 +68,8 @@ def closure(modules: Iterable[str], opencv_version: str, *, python: bool) -> tup
         return ()
     if python:
         wanted += list(PYTHON_MODULES)
+    if tests:
+        wanted += list(TEST_MODULES)
     deps = {**_COMMON, **_BY_MAJOR.get(major_of(opencv_version), {})}
     result: list[str] = []
     stack = list(reversed(wanted))
@@ -52,3 +80,12 @@ def closure(modules: Iterable[str], opencv_version: str, *, python: bool) -> tup
         result.append(module)
         stack.extend(reversed(deps.get(module, ())))
     return tuple(result)
+
+
+def cuda_test_modules(modules: Iterable[str]) -> tuple[str, ...]:
+    """The CUDA modules among a BUILD_LIST whose accuracy tests a ``--with-tests`` build compiles
+    (``cuda*``, not ``cudev``); for an empty BUILD_LIST (every module) all of ``CUDA_TEST_MODULES``."""
+    names = list(modules)
+    if not names:
+        return CUDA_TEST_MODULES
+    return tuple(m for m in names if m.startswith("cuda"))

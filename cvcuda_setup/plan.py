@@ -31,7 +31,52 @@ PLAN_OWNED = {
     "CMAKE_C_COMPILER_LAUNCHER": "--launcher",
     "CMAKE_CXX_COMPILER_LAUNCHER": "--launcher",
     "CMAKE_CUDA_COMPILER_LAUNCHER": "--launcher",
+    "OPENCV_BUILD_TEST_MODULES_LIST": "--with-tests --test-modules (cuda, all or a list of modules)",
 }
+
+#: ``--with-tests`` values: the recipe's CUDA modules, every built module, or a comma-separated list.
+TESTS_CUDA = "cuda"
+TESTS_ALL = "all"
+_TEST_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def parse_test_selection(text: str) -> tuple[str, ...]:
+    """``--with-tests`` text -> ``("cuda",)``, ``("all",)`` or the module names, in order, unique."""
+    value = text.strip().lower()
+    if value in (TESTS_CUDA, TESTS_ALL):
+        return (value,)
+    names = [part.strip() for part in value.split(",")]
+    if not value or any(not _TEST_NAME.match(n) for n in names):
+        raise UsageError(
+            f"--test-modules {text!r} is not 'cuda', 'all' or a comma-separated list of module names",
+            hint="e.g. --test-modules cuda, --test-modules all or --test-modules cudafilters,cudaimgproc",
+        )
+    if TESTS_CUDA in names or TESTS_ALL in names:
+        raise UsageError(
+            f"--test-modules {text!r} mixes 'cuda'/'all' with module names", hint="give one form"
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def test_modules_list(selection: tuple[str, ...], modules: tuple[str, ...], recipe: str) -> str:
+    """``OPENCV_BUILD_TEST_MODULES_LIST`` for a selection and the BUILD_LIST (empty: every module)."""
+    if selection == (TESTS_ALL,):
+        return TESTS_ALL
+    if selection == (TESTS_CUDA,):
+        chosen = opencv_modules.cuda_test_modules(modules)
+        if not chosen:
+            raise UsageError(
+                f"recipe {recipe!r} builds no CUDA module, so --with-tests has no CUDA test to build",
+                hint="add --test-modules all, or name the modules (--test-modules core,imgproc)",
+            )
+        return ";".join(chosen)
+    missing = [m for m in selection if modules and m not in modules]
+    if missing:
+        raise UsageError(
+            f"--test-modules names {missing[0]!r}, which recipe {recipe!r} does not build",
+            hint=f"its modules: {', '.join(modules)}",
+        )
+    return ";".join(selection)
 
 
 def parse_override(text: str) -> tuple[str, str]:
@@ -71,6 +116,8 @@ class PlanInputs:
     ninja: str = "ninja"
     #: The toolkit the arches were validated against; CMake is pinned to it.
     cuda_toolkit_root: Path | None = None
+    #: ``--with-tests`` (``parse_test_selection``); None: the recipe's ``tests`` key decides (cuda or none).
+    tests: tuple[str, ...] | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -84,7 +131,8 @@ def make_plan(inputs: PlanInputs) -> BuildPlan:
             f"recipe {recipe.name!r} needs opencv_contrib but the source has none",
             hint="use a source that holds opencv_contrib (sdist, git, or a directory with opencv_contrib/)",
         )
-    modules = opencv_modules.closure(recipe.modules, version, python=recipe.python)
+    tests = inputs.tests if inputs.tests is not None else ((TESTS_CUDA,) if recipe.tests else ())
+    modules = opencv_modules.closure(recipe.modules, version, python=recipe.python, tests=bool(tests))
     options: dict[str, str] = {}
 
     def put(name: str, value: str) -> None:
@@ -112,6 +160,16 @@ def make_plan(inputs: PlanInputs) -> BuildPlan:
         put("BUILD_opencv_python_bindings_generator", "ON")
         for name, value in cmake_python_options(inputs.python):
             put(name, value)
+    if tests:
+        refused = [n for n, v in inputs.overrides if n.upper() == "BUILD_TESTS" and cmake_value_off(v)]
+        if refused:
+            raise UsageError(
+                f"-D {refused[0]}=OFF contradicts the tests this build is asked for",
+                hint="drop --with-tests (or the recipe's tests = true), or the -D",
+            )
+        put("BUILD_TESTS", "ON")
+        put("BUILD_PERF_TESTS", "OFF")
+        put("OPENCV_BUILD_TEST_MODULES_LIST", test_modules_list(tests, modules, recipe.name))
     if inputs.launcher:
         for lang in ("C", "CXX", "CUDA"):
             put(f"CMAKE_{lang}_COMPILER_LAUNCHER", inputs.launcher)
@@ -138,6 +196,12 @@ def make_plan(inputs: PlanInputs) -> BuildPlan:
         patches=inputs.patches,
         notes=inputs.notes,
     )
+
+
+def cmake_value_off(value: str) -> bool:
+    """True for CMake's false constants (OFF, 0, FALSE, NO, N, IGNORE, NOTFOUND, the empty string)."""
+    text = value.strip().upper()
+    return text in ("OFF", "0", "FALSE", "NO", "N", "IGNORE", "NOTFOUND", "") or text.endswith("-NOTFOUND")
 
 
 def build_dir_name(

@@ -13,6 +13,7 @@ A recipe file has two tables::
     build_type = "Release"
     opencv_version = "5.1.0"
     bundle_keep = []        # extra paths a pruned source bundle keeps
+    tests = false           # OpenCV's accuracy tests of the CUDA modules (BUILD_TESTS=ON, ts added)
 
     [cmake]                 # extra CMake cache options: bool (ON/OFF), int or string
     WITH_CUDA = true
@@ -48,6 +49,7 @@ _RECIPE_KEYS: dict[str, type | tuple[type, ...]] = {
     "build_type": str,
     "opencv_version": str,
     "bundle_keep": list,
+    "tests": bool,
 }
 _REQUIRED = ("name", "description")
 _BUILD_TYPES = ("Release", "Debug", "RelWithDebInfo", "MinSizeRel")
@@ -192,6 +194,7 @@ def _load(path: Path, chain: tuple[Path, ...]) -> Recipe:
         "opencv_version": "5.1.0",
         "bundle_keep": [],
         "description": "",
+        "tests": False,
     }
     cmake: dict[str, CMakeValue] = {}
     extends: tuple[str, ...] = ()
@@ -206,6 +209,7 @@ def _load(path: Path, chain: tuple[Path, ...]) -> Recipe:
             opencv_version=parent.opencv_version,
             bundle_keep=list(parent.bundle_keep),
             description=parent.description,
+            tests=parent.tests,
         )
         cmake.update(parent.cmake)
         extends = (parent.name, *parent.extends)
@@ -224,6 +228,7 @@ def _load(path: Path, chain: tuple[Path, ...]) -> Recipe:
         bundle_keep=tuple(merged["bundle_keep"]),
         opencv_version=merged["opencv_version"],
         extends=extends,
+        tests=merged["tests"],
     )
 
 
@@ -252,7 +257,13 @@ def build_facts(recipe: Recipe) -> dict[str, str]:
     """What a recipe's configuration builds beyond its modules, in words (``recipes show``)."""
     tests = _option(recipe, "BUILD_TESTS")
     perf = _option(recipe, "BUILD_PERF_TESTS")
-    if tests is None and perf is None:
+    if recipe.tests:
+        tests_text = (
+            "ON ([recipe] tests = true): the accuracy tests of the recipe's CUDA modules and the ts module "
+            "(BUILD_TESTS=ON, BUILD_PERF_TESTS=OFF, OPENCV_BUILD_TEST_MODULES_LIST); verify --opencv-tests "
+            "runs them"
+        )
+    elif tests is None and perf is None:
         tests_text = (
             "ON (OpenCV's default, left as documented): every module's accuracy and perf test suite is "
             "compiled too; -D BUILD_TESTS=OFF -D BUILD_PERF_TESTS=OFF skips them"

@@ -140,7 +140,7 @@ st_readme_main() {
     && python3 -m pip install . \
     && cvcuda-setup build --recipe minimal --source "$BUNDLE" --prefix ~/opt/opencv-cuda \
     && cvcuda-setup verify --prefix ~/opt/opencv-cuda --json "$W/report/verify-readme.json" )
-  local rc=$?; cp -r "$W/home/.cache/cvcuda-setup" "$W/report/readme-cache-listing" 2>/dev/null; return $rc
+  local rc=$?; find "$W/home/.cache/cvcuda-setup" -maxdepth 3 > "$W/report/readme-cache-listing.txt" 2>/dev/null; return $rc
 }
 # minimal from an offline bundle of another OpenCV line: build_minimal VERSION, verify_minimal VERSION
 build_minimal() {
@@ -199,6 +199,48 @@ st_sanitize_all() {
     fi
   done; done
   return $rc
+}
+
+# compute-sanitizer memcheck/racecheck/synccheck over the pipeline benchmark (small size, few repeats) and the check
+# tool's pipeline. The bench is not installed by `cvcuda-setup bench`: $P/bin first, else the one built in $W/cache.
+st_sanitize_bench() {
+  local rc=0 t r log bench
+  bench="$P/bin/cvcuda-zerocopy-bench"
+  [ -x "$bench" ] || bench=$(find "$W/cache" -name cvcuda-zerocopy-bench -type f -perm -u+x 2>/dev/null | head -1)
+  [ -n "$bench" ] && [ -x "$bench" ] || { echo "cvcuda-zerocopy-bench not built (run bench_pipeline first)"; return 1; }
+  for t in memcheck racecheck synccheck; do
+    log="$W/report/san-$t-bench-pipeline.log"
+    ( source "$W/report/env.sh"; timeout 150 compute-sanitizer --tool $t --error-exitcode 9 "$bench" \
+        pipeline --sizes 256x144 --repeat 2 --warmup 1 --device 0 ) > "$log" 2>&1
+    r=$?; echo "$t bench pipeline rc=$r $(tail -1 "$log")"; [ $r -eq 0 ] || rc=1
+    log="$W/report/san-$t-check-pipeline.log"
+    ( source "$W/report/env.sh"; timeout 150 compute-sanitizer --tool $t --error-exitcode 9 \
+        "$P/bin/cvcuda-zerocopy-check" pipeline --device 0 --pattern discs --size 320x240 \
+        --out-blur "$W/report/san-$t-blur.png" --out-edges "$W/report/san-$t-edges.png" ) > "$log" 2>&1
+    r=$?; echo "$t check pipeline rc=$r $(tail -1 "$log")"; [ $r -eq 0 ] || rc=1
+  done
+  return $rc
+}
+
+# issue 18: minimal with OpenCV's CUDA accuracy tests (bundle written with `build --recipe minimal --with-tests
+# --bundle .bundle/minimal-tests-5.1.0.tar.xz`), then verify --opencv-tests on every device. build_tests_bg starts
+# the build in the background (the GPU stages after it run meanwhile); wait_tests waits for it.
+BTESTS=$REPO/.bundle/minimal-tests-5.1.0.tar.xz
+PT=$W/prefix-tests
+st_build_tests() {
+  "${CVS[@]}" build --recipe minimal --with-tests --arch auto --source "$BTESTS" --prefix "$PT" --build-dir "$W/build-tests" \
+    --cache-dir "$W/cache" --jobs 16 --launcher none --no-doctor
+  local rc=$?; cp -r "$W/build-tests/cvcuda-setup-logs" "$W/report/build-tests-logs" 2>/dev/null
+  ls "$PT/bin" "$W/build-tests/bin" 2>/dev/null | grep opencv_test; return $rc
+}
+st_build_tests_bg() { stage build_tests & echo "started build_tests in the background (pid $!)"; }
+st_wait_tests() {
+  until grep -q "^build_tests " "$W/status" 2>/dev/null; do sleep 5; done
+  grep "^build_tests " "$W/status"; return "$(awk '$1 == "build_tests" {print $2}' "$W/status")"
+}
+st_verify_tests() {
+  "${CVS[@]}" verify --prefix "$PT" --python "$PY" --device all --require-gpu --opencv-tests \
+    --opencv-tests-timeout "${CVS_SUITE_TIMEOUT:-240}" --json "$W/report/verify-tests.json" --junit "$W/report/verify-tests.xml"
 }
 
 for s in $STAGES; do stage "$s"; done

@@ -29,6 +29,10 @@ Examples (--arch auto, the default, asks this host's GPUs; without one name the 
 
   cvcuda-setup build --recipe minimal --source minimal-5.1.0.tar.xz   (build from it, no network)
 
+  cvcuda-setup build --recipe minimal --with-tests --arch 9.0 --dry-run --json   (OpenCV's CUDA test suites)
+
+  cvcuda-setup build --recipe minimal --with-tests --bundle minimal-5.1.0.tar.xz   (a bundle with the tests)
+
   cvcuda-setup build --recipe seed --source git --opencv-version 4.x --arch 9.0 --dry-run   (the 4.x branches)
 """
 
@@ -82,6 +86,24 @@ def build(
     no_plugin_python: bool = typer.Option(
         False, "--no-plugin-python", help="Build the plugin's C++ side only, not its Python module."
     ),
+    with_tests: bool = typer.Option(
+        False,
+        "--with-tests",
+        help="Also build OpenCV's accuracy tests (BUILD_TESTS=ON, ts added, perf tests off) of "
+        "--test-modules, for verify --opencv-tests.",
+    ),
+    test_modules: str | None = typer.Option(
+        None,
+        "--test-modules",
+        help="With --with-tests: cuda (the recipe's CUDA modules), all (every built module) or a "
+        "comma-separated list of modules [cuda].",
+    ),
+    testdata_base_url: str | None = typer.Option(
+        None,
+        "--testdata-base-url",
+        help="With --with-tests: where opencv_extra's testdata files are fetched from ({ref} is the "
+        "OpenCV version's tag) [https://raw.githubusercontent.com/opencv/opencv_extra/{ref}/testdata/].",
+    ),
     wait: bool = typer.Option(False, "--wait", help="Wait for another build into the same prefix to end."),
     extract_limit: list[str] = typer.Option(
         [],
@@ -94,6 +116,13 @@ def build(
 
     if json_out and not dry_run:
         raise UsageError("--json needs --dry-run", hint="add --dry-run to print the plan as JSON")
+    if test_modules is not None and not with_tests:
+        raise UsageError("--test-modules needs --with-tests", hint="add --with-tests")
+    if testdata_base_url is not None and not (with_tests or recipe_tests(recipe_name)):
+        raise UsageError("--testdata-base-url needs --with-tests", hint="add --with-tests")
+    from cvcuda_setup.plan import TESTS_CUDA, parse_test_selection
+
+    tests = parse_test_selection(test_modules or TESTS_CUDA) if with_tests else None
     if launcher not in LAUNCHERS:
         raise UsageError(f"--launcher {launcher!r} is not one of auto, ccache, sccache, none")
     if patch_sha256 and len(patch_sha256) != len(patch):
@@ -121,7 +150,20 @@ def build(
     )
 
     if bundle is not None:
-        console.print(str(write_bundle(recipe, spec, cache, bundle, define, bounds)))
+        console.print(
+            str(
+                write_bundle(
+                    recipe,
+                    spec,
+                    cache,
+                    bundle,
+                    define,
+                    bounds,
+                    tests=tests,
+                    testdata_base_url=testdata_base_url,
+                )
+            )
+        )
         return
 
     request = BuildRequest(
@@ -143,6 +185,8 @@ def build(
         plugin_python=not no_plugin_python,
         wait=wait,
         limits=bounds,
+        tests=tests,
+        testdata_base_url=testdata_base_url,
     )
     host = Host(python_request=python)  # probed once, lazily, for the whole command
     plan = plan_request(request, host)
@@ -157,6 +201,11 @@ def build(
     console.info(
         f"installed into {plan.prefix}; next: cvcuda-setup verify --prefix {shlex.quote(str(plan.prefix))}"
     )
+
+
+def recipe_tests(name: str) -> bool:
+    """Whether a recipe asks for the tests itself (``[recipe] tests = true``)."""
+    return load_recipe(name).tests
 
 
 def register(app: typer.Typer) -> None:

@@ -71,6 +71,13 @@ def ci(
     define: Annotated[
         list[str] | None, typer.Option("-D", help="Override a CMake option: -D NAME=VALUE (repeatable).")
     ] = None,
+    opencv_tests: Annotated[
+        bool,
+        typer.Option(
+            "--opencv-tests",
+            help="Build OpenCV's CUDA test suites (build --with-tests) and run them (verify --opencv-tests).",
+        ),
+    ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Install into a non-empty prefix the tool did not create.")
     ] = False,
@@ -96,6 +103,7 @@ def ci(
         jobs=jobs,
         defines=tuple(define or ()),
         force=force,
+        opencv_tests=opencv_tests,
     )
     result = run_ci(options, log=console.info)
     if json_out:

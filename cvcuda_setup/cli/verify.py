@@ -10,6 +10,7 @@ import typer
 from cvcuda_setup.cli.common import guard
 from cvcuda_setup.console import console
 from cvcuda_setup.envvars import default_prefix
+from cvcuda_setup.errors import UsageError
 from cvcuda_setup.verify import VerifyOptions, parse_device, run_verify
 from cvcuda_setup.verify import report as render
 
@@ -51,9 +52,19 @@ def verify(
     opencv_tests: Annotated[
         bool,
         typer.Option(
-            "--opencv-tests", help="Run OpenCV's CUDA Gaussian/Canny accuracy tests if they were built."
+            "--opencv-tests",
+            help="Run every opencv_test_cuda* suite in full on each selected device, if built "
+            "(build --with-tests).",
         ),
     ] = False,
+    opencv_tests_timeout: Annotated[
+        float,
+        typer.Option(
+            "--opencv-tests-timeout",
+            metavar="SECONDS",
+            help="With --opencv-tests: the bound on each suite's run, per device (a suite cut off fails).",
+        ),
+    ] = 1800.0,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write one pipeline case's input and output images to DIR.")
     ] = None,
@@ -70,6 +81,11 @@ def verify(
         ),
     ] = False,
 ) -> None:
+    if not opencv_tests_timeout > 0:
+        raise UsageError(
+            f"--opencv-tests-timeout {opencv_tests_timeout:g} is not a positive number of seconds",
+            hint="use e.g. --opencv-tests-timeout 600",
+        )
     json_to_stdout = json_file == "-"
     json_path = Path(json_file) if json_file and not json_to_stdout else None
     out_dir = out if out is not None else (json_path.parent if json_path is not None else None)
@@ -79,6 +95,7 @@ def verify(
         require_gpu=require_gpu,
         images_dir=images,
         opencv_tests=opencv_tests,
+        opencv_tests_timeout_s=opencv_tests_timeout,
         out_dir=out_dir,
         python=python,
         wheel=wheel,

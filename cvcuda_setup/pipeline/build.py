@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cvcuda_setup.console import console
 from cvcuda_setup.errors import ToolchainError, UsageError
 from cvcuda_setup.host import Host
-from cvcuda_setup.model import ArchSelection, BuildPlan, GpuDevice, Recipe, SourceSpec
+from cvcuda_setup.model import ArchSelection, BuildPlan, GpuDevice, Recipe, SourceSpec, SourceTree
 from cvcuda_setup.plan import PlanInputs, build_dir_name, make_plan, parse_override
+
+if TYPE_CHECKING:
+    from cvcuda_setup.sources.testdata import TestData
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,10 @@ class BuildRequest:
     wait: bool = False
     #: Extraction bounds (``extract.limits_with``: the environment's and --extract-limit's); None: defaults.
     limits: dict[str, int] | None = None
+    #: ``--with-tests`` (``plan.parse_test_selection``); None: the recipe's ``tests`` key decides.
+    tests: tuple[str, ...] | None = None
+    #: Where opencv_extra's testdata files come from (``{ref}`` filled in); None: GitHub.
+    testdata_base_url: str | None = None
 
 
 # -- recipe + host -> plan -------------------------------------------------------------------------------
@@ -98,6 +106,7 @@ def plan_build(
     defines: list[str],
     patches: list[Path],
     cuda_toolkit_root: Path | None = None,
+    tests: tuple[str, ...] | None = None,
 ) -> BuildPlan:
     """The whole build computed up front from the recipe, the arch selection and the host's facts."""
     from cvcuda_setup.sources import expected_tree
@@ -108,6 +117,8 @@ def plan_build(
     resolved_launcher = host.launcher(launcher) if launcher != "none" else None
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs {jobs} must be at least 1")
+    # a build with tests gets its own directory: switching back and forth would reconfigure every time
+    dir_key = (*overrides, ("--with-tests", ",".join(tests))) if tests else overrides
     return make_plan(
         PlanInputs(
             recipe=recipe,
@@ -116,8 +127,7 @@ def plan_build(
             source_dir=opencv_dir,
             contrib_dir=contrib_dir,
             build_dir=(
-                build_dir
-                or cache_dir / "build" / build_dir_name(recipe, spec.opencv_version, arch, overrides)
+                build_dir or cache_dir / "build" / build_dir_name(recipe, spec.opencv_version, arch, dir_key)
             )
             .expanduser()
             .resolve(),
@@ -130,6 +140,7 @@ def plan_build(
             cmake=str(host.cmake),
             ninja=str(host.ninja),
             cuda_toolkit_root=cuda_toolkit_root,
+            tests=tests,
         )
     )
 
@@ -184,7 +195,9 @@ def plan_request(request: BuildRequest, host: Host) -> BuildPlan:
         defines=list(request.defines),
         patches=list(request.patches),
         cuda_toolkit_root=toolkit_root,
+        tests=request.tests,
     )
+    check_bundle_has_tests(request.spec, plan)
     places = {
         "source tree": plan.source_dir,
         "contrib tree": plan.contrib_dir,
@@ -193,6 +206,37 @@ def plan_request(request: BuildRequest, host: Host) -> BuildPlan:
     refuse_overlap(plan.prefix, {**places, "cache": request.cache_dir})
     check_prefix(plan.prefix, force=request.force)
     return plan
+
+
+def check_bundle_has_tests(spec: SourceSpec, plan: BuildPlan) -> None:
+    """A build with tests from a bundle needs a bundle that kept those modules' ``test/`` sources (one
+    written by ``build --bundle --with-tests``); an older or test-less bundle is refused before any work."""
+    from cvcuda_setup.errors import SourceError
+    from cvcuda_setup.sources import read_bundle_info
+
+    wanted = plan.option("OPENCV_BUILD_TEST_MODULES_LIST")
+    if spec.kind != "bundle" or wanted is None or plan.option("BUILD_TESTS") != "ON":
+        return
+    info = read_bundle_info(Path(spec.location).expanduser())
+    if info is None:
+        return  # not readable here: the source stage says why
+    pruning = info.get("pruning") if isinstance(info.get("pruning"), dict) else {}
+    kept = pruning.get("test_modules") if pruning else None
+    needed = ["ts"] + ([] if wanted == "all" else wanted.split(";"))
+    if not pruning or not pruning.get("tests"):
+        lacking = needed
+    elif kept is None:
+        lacking = []
+    elif wanted == "all":
+        lacking = ["every module"]
+    else:
+        lacking = [m for m in needed if m not in kept]
+    if lacking:
+        raise SourceError(
+            f"bundle {spec.location} has no test sources for {', '.join(lacking)}",
+            hint=f"write one with: cvcuda-setup build --recipe {plan.recipe} --bundle FILE "
+            + ("--with-tests --test-modules all" if wanted == "all" else "--with-tests"),
+        )
 
 
 # -- plan -> doctor ---------------------------------------------------------------------------------------
@@ -231,11 +275,48 @@ def run_build(request: BuildRequest, plan: BuildPlan, host: Host) -> None:
             preflight(recipe, plan, host, plugin=request.plugin, plugin_python=request.plugin_python)
         with console.step(f"fetch sources ({request.spec.kind})"):
             tree = fetch(request.spec, request.cache_dir, need_contrib=recipe.contrib, limits=request.limits)
+        if plan.option("BUILD_TESTS") == "ON" and plan.option("OPENCV_BUILD_TEST_MODULES_LIST"):
+            fetch_test_data(tree, plan, request.cache_dir, request.testdata_base_url)
         sums = request.patch_sha256
         patch_pairs = [(p, sums[i] if sums else None) for i, p in enumerate(plan.patches)]
         execute(plan, tree, force=request.force, patches=patch_pairs)
         if request.plugin:
             build_plugin_for(plan, host, install_python=request.plugin_python)
+
+
+def test_modules_of(plan_list: str, modules: tuple[str, ...], tree: SourceTree) -> list[str]:
+    """The modules whose test sources are scanned for testdata: the list, or every module for ``all``."""
+    from cvcuda_setup.sources.bundle import all_modules
+
+    if plan_list == "all":
+        return list(modules) or all_modules(tree)
+    return plan_list.split(";")
+
+
+def fetch_test_data(tree: SourceTree, plan: BuildPlan, cache: Path, base_url: str | None) -> None:
+    """opencv_extra's testdata files of the plan's test suites into the cache (verify points
+    OPENCV_TEST_DATA_PATH at them); a bundle brings its own. Unreachable files are a warning: the tests that
+    need them are counted apart by verify."""
+    from cvcuda_setup.sources.testdata import fetch_testdata, testdata_paths, testdata_ref
+
+    if tree.spec.kind == "bundle":
+        return
+    listed = plan.option("OPENCV_BUILD_TEST_MODULES_LIST") or "all"
+    paths = testdata_paths(tree, test_modules_of(listed, plan.modules, tree))
+    with console.step(f"opencv_extra testdata ({len(paths)} files)"):
+        data = fetch_testdata(paths, testdata_ref(tree.spec, tree.opencv_version), cache, base_url=base_url)
+    _report_testdata(data)
+
+
+def _report_testdata(data: TestData) -> None:
+    console.info(
+        f"testdata {data.ref}: {len(data.present)} files in {data.root} ({data.fetched} fetched now)"
+    )
+    if data.missing:
+        console.warn(
+            f"{len(data.missing)} testdata files not fetched ({data.error or 'not on the mirror'}): "
+            "the tests reading them fail for missing data (--testdata-base-url names a mirror)"
+        )
 
 
 def toolkit_root(plan: BuildPlan) -> Path | None:
@@ -271,19 +352,37 @@ def write_bundle(
     out: Path,
     defines: list[str],
     limits: dict[str, int] | None = None,
+    tests: tuple[str, ...] | None = None,
+    testdata_base_url: str | None = None,
 ) -> Path:
-    """Fetch the recipe's sources and write a pruned offline bundle; its path."""
+    """Fetch the recipe's sources and write a pruned offline bundle; its path. With tests (``tests`` or the
+    recipe's key) it keeps the test sources of those modules and ``ts``."""
     from cvcuda_setup.modules import closure
+    from cvcuda_setup.plan import TESTS_CUDA, test_modules_list
     from cvcuda_setup.sources import fetch, make_bundle
     from cvcuda_setup.sources.bundle import Pruning, all_modules
 
     options: dict[str, object] = dict(recipe.cmake)
     options.update(parse_override(d) for d in defines)
+    selection = tests if tests is not None else ((TESTS_CUDA,) if recipe.tests else ())
     with console.step(f"fetch sources ({spec.kind})"):
         tree = fetch(spec, cache, need_contrib=recipe.contrib, limits=limits)
-    mods = closure(recipe.modules, tree.opencv_version, python=recipe.python)
+    mods = closure(recipe.modules, tree.opencv_version, python=recipe.python, tests=bool(selection))
     every = not mods
-    pruning = Pruning.for_options(options, all_modules=every)
+    data = None
+    if selection:
+        from cvcuda_setup.sources.testdata import fetch_testdata, testdata_paths, testdata_ref
+
+        listed = test_modules_list(selection, mods, recipe.name)
+        pruning = Pruning.for_tests(options, listed, all_modules=every)
+        paths = testdata_paths(tree, test_modules_of(listed, mods, tree))
+        with console.step(f"opencv_extra testdata ({len(paths)} files)"):
+            data = fetch_testdata(
+                paths, testdata_ref(spec, tree.opencv_version), cache, base_url=testdata_base_url
+            )
+        _report_testdata(data)
+    else:
+        pruning = Pruning.for_options(options, all_modules=every)
     with console.step(f"bundle for recipe {recipe.name}" + (" (every module)" if every else "")):
         return make_bundle(
             tree,
@@ -291,4 +390,5 @@ def write_bundle(
             recipe.bundle_keep,
             out.expanduser().resolve(),
             pruning=pruning,
+            testdata=data,
         )

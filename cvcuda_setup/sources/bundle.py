@@ -25,8 +25,11 @@ from cvcuda_setup.errors import SourceError
 from cvcuda_setup.model import SourceTree
 from cvcuda_setup.sources.cache import publish_mode
 from cvcuda_setup.sources.layout import CONTRIB, OPENCV
+from cvcuda_setup.sources.testdata import TestData
 
 BUNDLE_INFO = "bundle.json"
+#: Where a bundle keeps opencv_extra's testdata files (``build --bundle --with-tests``), beside opencv/.
+TESTDATA_DIR = "opencv_extra/testdata"
 BUNDLE_FORMAT = "cvcuda-setup-bundle"
 BUNDLE_FORMAT_VERSION = 1
 BUNDLE_SUFFIXES = (".tar.xz", ".txz")
@@ -81,6 +84,9 @@ class Pruning:
     examples: bool = False
     #: Keep every directory of ``opencv/3rdparty`` (every all-module bundle does).
     all_third_party: bool = False
+    #: With ``tests``: the module directories whose ``test/`` is kept (``build --with-tests``: its test
+    #: modules and ``ts``); None keeps every module's.
+    test_modules: tuple[str, ...] | None = None
 
     @classmethod
     def for_options(cls, options: Mapping[str, object], *, all_modules: bool = False) -> Pruning:
@@ -93,11 +99,35 @@ class Pruning:
             all_third_party=all_modules,
         )
 
+    @classmethod
+    def for_tests(
+        cls, options: Mapping[str, object], test_modules: str, *, all_modules: bool = False
+    ) -> Pruning:
+        """A bundle for a ``--with-tests`` build: ``test/`` of the modules ``OPENCV_BUILD_TEST_MODULES_LIST``
+        names (``test_modules``; ``all``: every module's) and of ``ts``, no ``perf/`` unless asked."""
+        base = cls.for_options(options, all_modules=all_modules)
+        chosen = None if test_modules == "all" else (*test_modules.split(";"), "ts")
+        return cls(
+            tests=True,
+            perf=_cmake_bool(options.get("BUILD_PERF_TESTS"), False),
+            examples=base.examples,
+            all_third_party=base.all_third_party,
+            test_modules=chosen,
+        )
+
+    def keeps_tests_of(self, module: str) -> bool:
+        return self.tests and (self.test_modules is None or module in self.test_modules)
+
     def dropped_module_dirs(self) -> tuple[str, ...]:
         return MODULE_DOC_DIRS + (() if self.tests else ("test",)) + (() if self.perf else ("perf",))
 
-    def to_json(self) -> dict[str, bool]:
-        return asdict(self)
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.test_modules is None:  # every module's tests (or none): as bundles before --with-tests
+            del data["test_modules"]
+        else:
+            data["test_modules"] = list(self.test_modules)
+        return data
 
 
 def module_dir(module: str) -> str:
@@ -190,6 +220,8 @@ def bundle_members(
             return False
         if path.name == DATA_DIR and (path / "CMakeLists.txt").is_file():
             data_dirs.append((CONTRIB if path.is_relative_to(roots.get(CONTRIB, opencv)) else OPENCV, path))
+            return True
+        if path.name == "test" and prune.tests and not prune.keeps_tests_of(path.parent.name):
             return True
         return path.name in dropped_names
 
@@ -316,6 +348,7 @@ def make_bundle(
     *,
     sample_images: bool = True,
     pruning: Pruning | None = None,
+    testdata: TestData | None = None,
 ) -> Path:
     """Write a pruned ``tar.xz`` of ``tree`` keeping ``modules`` and ``keep``, with ``bundle.json`` first.
 
@@ -334,6 +367,8 @@ def make_bundle(
     start = time.monotonic()
     prune = pruning or Pruning()
     members = bundle_members(tree, modules, keep, sample_images=sample_images, pruning=prune)
+    if testdata is not None:  # opencv_extra's files for the tests: hosts without network get them too
+        members += [(testdata.root / rel, f"{TESTDATA_DIR}/{rel}") for rel in testdata.present]
     total = sum(path.lstat().st_size for path, _ in members)
     info: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
@@ -349,6 +384,11 @@ def make_bundle(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "tool": "cvcuda-setup",
         "tool_version": __version__,
+        "testdata": (
+            None
+            if testdata is None
+            else {"ref": testdata.ref, "files": list(testdata.present), "missing": list(testdata.missing)}
+        ),
         "files": len(members),
         "bytes": total,
     }

@@ -45,6 +45,8 @@ class VerifyOptions:
     require_gpu: bool = False
     images_dir: Path | None = None
     opencv_tests: bool = False
+    #: The bound on each opencv_test_cuda* run (seconds), per binary and device.
+    opencv_tests_timeout_s: float = 1800.0
     #: Where the input and output images of one pipeline case are written.
     out_dir: Path | None = None
     #: The interpreter whose ``import cv2`` is checked; default: the manifest's, else this one.

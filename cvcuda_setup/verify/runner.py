@@ -137,12 +137,15 @@ def run_checks(ctx: Context, log: Log) -> tuple[list[CheckResult], Any]:
             for module in DEVICE_CHECKS:
                 add(_timed(module.ID, module.TITLE, device.index, module.run, ctx, device))
     single = None if ctx.options.device == "all" else int(ctx.options.device)
+    every = [d.index for d in gpus.select_devices(inventory, ctx.options.device)] if not skip_reason else None
     add(
         _timed(
             check_opencv_tests.ID,
             check_opencv_tests.TITLE,
             None,
-            lambda: check_opencv_tests.run(ctx, device=single, gpu_reason=short if skip_reason else None),
+            lambda: check_opencv_tests.run(
+                ctx, device=single, gpu_reason=short if skip_reason else None, devices=every
+            ),
         )
     )
     return checks, inventory

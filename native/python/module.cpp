@@ -213,10 +213,11 @@ PyObject* Registration_close(Registration* self, PyObject*) {
             error = std::current_exception();
         }
         Py_END_ALLOW_THREADS
-        Registration_close_impl(self);
+        Registration_close_impl(self);  // also after a failed release: the guard is empty either way
         if (error) return raise_exception(error);
+        Py_RETURN_NONE;
     }
-    Registration_close_impl(self);
+    Registration_close_impl(self);  // drops the owner of an already-closed registration
     Py_RETURN_NONE;
 }
 
@@ -303,25 +304,42 @@ PyObject* py_alloc(PyObject*, PyObject* args, PyObject* kwds) {
     return reinterpret_cast<PyObject*>(self);
 }
 
+/// Runs ``fn`` without the GIL (it may block: context creation in ensure_device, a pool lock held by a thread
+/// that frees pinned memory, CUDA calls); a C++ exception it throws comes back as the Python exception.
+template <class Fn>
+bool without_gil(Fn&& fn) {
+    std::exception_ptr error;
+    Py_BEGIN_ALLOW_THREADS
+    try {
+        fn();
+    } catch (...) {
+        error = std::current_exception();
+    }
+    Py_END_ALLOW_THREADS
+    if (error) {
+        raise_exception(error);
+        return false;
+    }
+    return true;
+}
+
 PyObject* py_device_pointer(PyObject*, PyObject* arg) {
     void* ptr = nullptr;
     if (!parse_address(arg, &ptr)) return nullptr;
-    try {
-        return address_object(cvzc::device_pointer(static_cast<const void*>(ptr)));
-    } catch (...) {
-        return raise_current();
-    }
+    void* alias = nullptr;  // ensure_device() may create the context (hundreds of ms): without the GIL
+    if (!without_gil([&] { alias = cvzc::device_pointer(static_cast<const void*>(ptr)); })) return nullptr;
+    return address_object(alias);
 }
 
 PyObject* py_pointer_attributes(PyObject*, PyObject* arg) {
     void* ptr = nullptr;
     if (!parse_address(arg, &ptr)) return nullptr;
     cvzc::PointerAttributes attrs;
-    try {
-        cvzc::ensure_device();
-        attrs = cvzc::pointer_attributes(ptr);
-    } catch (...) {
-        return raise_current();
+    if (!without_gil([&] {
+            cvzc::ensure_device();  // may create the context
+            attrs = cvzc::pointer_attributes(ptr);
+        })) {
+        return nullptr;
     }
     return Py_BuildValue("{s:s,s:i,s:i,s:N,s:N}", "type", cvzc::memory_type_name(attrs.type), "type_code",
                          static_cast<int>(attrs.type), "device", attrs.device, "device_pointer",
@@ -347,11 +365,9 @@ PyObject* stats_dict(const cvzc::PoolStats& s) {
 }
 
 PyObject* py_pool_stats(PyObject*, PyObject*) {
-    try {
-        return stats_dict(cvzc::default_pool().stats());
-    } catch (...) {
-        return raise_current();
-    }
+    cvzc::PoolStats stats;  // stats() takes the pool's lock, which a releasing thread may hold: without the GIL
+    if (!without_gil([&] { stats = cvzc::default_pool().stats(); })) return nullptr;
+    return stats_dict(stats);
 }
 
 PyObject* py_trim(PyObject*, PyObject* args) {
@@ -437,14 +453,23 @@ PyObject* py_row_alignment(PyObject*, PyObject*) {
 
 PyObject* py_device_count(PyObject*, PyObject*) {
     std::string error;
-    const int count = cvzc::device_count(&error);
+    int count = 0;
+    Py_BEGIN_ALLOW_THREADS  // cudaGetDeviceCount initialises the driver on first use (may take long)
+    count = cvzc::device_count(&error);
+    Py_END_ALLOW_THREADS
     if (count > 0) return Py_BuildValue("(iO)", count, Py_None);
     return Py_BuildValue("(is)", count, error.c_str());
 }
 
 PyObject* py_describe(PyObject*, PyObject*) {
-    return Py_BuildValue("{s:s,s:i,s:i}", "library", cvzc::describe(), "driver_version", cvzc::driver_version(),
-                         "runtime_version", cvzc::runtime_version());
+    int driver = 0;
+    int runtime = 0;
+    Py_BEGIN_ALLOW_THREADS  // the first CUDA call of a process loads and initialises the driver
+    driver = cvzc::driver_version();
+    runtime = cvzc::runtime_version();
+    Py_END_ALLOW_THREADS
+    return Py_BuildValue("{s:s,s:i,s:i}", "library", cvzc::describe(), "driver_version", driver, "runtime_version",
+                         runtime);
 }
 
 PyMethodDef module_methods[] = {

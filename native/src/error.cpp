@@ -1,7 +1,5 @@
 #include "cvcuda_zerocopy/error.hpp"
 
-#include <cstdio>
-
 #include "cuda_check.hpp"
 
 namespace cvcuda_zerocopy {
@@ -35,20 +33,12 @@ namespace detail {
 
 void throw_cuda(cudaError_t status, const char* call, const char* file, int line, const char* func,
                 const std::string& context) {
-    (void)cudaGetLastError();
-    std::string message = std::string(call) + " failed: " + cuda_error_name(status) + " (" +
-                          cuda_error_text(status) + ")";
-    if (!context.empty()) message += " " + context;
-    throw CudaError(static_cast<int>(status), message, func, file, line);
+    throw CudaError(static_cast<int>(status), cuda_check::failure_message(status, call, context), func, file, line);
 }
 
-void report_cuda(cudaError_t status, const char* call, const char* file, int line) noexcept {
-    (void)cudaGetLastError();
-    if (status == cudaErrorCudartUnloading) return;  // process exit: the runtime is already gone
-    const char* name = cudaGetErrorName(status);
-    const char* text = cudaGetErrorString(status);
-    std::fprintf(stderr, "cvcuda_zerocopy: warning: %s failed at %s:%d: %s (%s)\n", call, file, line,
-                 name != nullptr ? name : "?", text != nullptr ? text : "?");
+void report_cuda(cudaError_t status, const char* call, const char* file, int line, const char* /*func*/,
+                 const std::string& /*context*/) noexcept {
+    cuda_check::warn("cvcuda_zerocopy", status, call, file, line);
 }
 
 }  // namespace detail

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -354,3 +355,14 @@ def test_a_failed_step_says_why_doctors_errors_with_their_fixes(
     _set(monkeypatch, codes={"build": 2}, error_line={"build": "the prefix is locked (wait)"})
     result = ci.run_ci(_options(fake), log=lambda _: None)
     assert ci_plan.summary_lines(result)[-1] == "  build: the prefix is locked (wait)"
+
+
+def test_opencv_tests_builds_the_suites_and_runs_them(tmp_path: Path) -> None:
+    options = ci_plan.CiOptions(
+        recipe="minimal", arch="9.0", prefix=tmp_path / "p", report_dir=tmp_path / "r", opencv_tests=True
+    )
+    steps = {s.name: s.argv for s in ci_plan.plan_steps(options, "5.1.0")}
+    assert "--with-tests" in steps["build"] and "--with-tests" in steps["plan"]
+    assert "--opencv-tests" in steps["verify"]
+    plain = {s.name: s.argv for s in ci_plan.plan_steps(replace(options, opencv_tests=False), "5.1.0")}
+    assert "--with-tests" not in plain["build"] and "--opencv-tests" not in plain["verify"]

@@ -57,3 +57,11 @@ def test_wheel_refuses_a_missing_prefix_in_one_line(
 ) -> None:
     line = _run(["wheel", "--prefix", str(tmp_path / "none")], capsys, monkeypatch)
     assert "is not a directory" in line and str(tmp_path / "none") in line
+
+
+@pytest.mark.parametrize("bound", ["0", "-5"])
+def test_verify_refuses_a_suite_bound_that_is_not_positive(
+    bound: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    line = _run(["verify", "--opencv-tests", "--opencv-tests-timeout", bound], capsys, monkeypatch)
+    assert f"--opencv-tests-timeout {bound} is not a positive number of seconds" in line

@@ -2,7 +2,6 @@
 // each allocator serves per second. See docs/benchmarks.md.
 #include "alloc.hpp"
 
-#include "cuda_check.hpp"
 #include "pipeline.hpp"
 #include "plugin_adapter.hpp"
 

@@ -1,6 +1,6 @@
 #include "kernels.hpp"
 
-#include "cuda_check.hpp"
+#include "bench_cuda.hpp"
 
 #include <array>
 #include <climits>

@@ -4,7 +4,7 @@
 // 3 without a CUDA device.
 //
 //   cvcuda-bench-kernels-selftest [--device N]
-#include "cuda_check.hpp"
+#include "bench_cuda.hpp"
 #include "kernels.hpp"
 
 #include <cstdio>

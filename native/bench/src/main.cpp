@@ -1,7 +1,7 @@
 // cvcuda-zerocopy-bench: the C++ side of `cvcuda-setup bench pipeline|alloc`. Prints one JSON document on
 // stdout; diagnostics go to stderr. Exit codes: 0 ok, 1 failure, 2 bad arguments, 3 no CUDA device.
 #include "alloc.hpp"
-#include "cuda_check.hpp"
+#include "errors.hpp"
 #include "options.hpp"
 #include "pipeline.hpp"
 

@@ -1,6 +1,6 @@
 #include "options.hpp"
 
-#include "cuda_check.hpp"
+#include "errors.hpp"
 
 #include <cerrno>
 #include <cstdlib>

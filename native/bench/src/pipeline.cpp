@@ -1,6 +1,7 @@
 #include "pipeline.hpp"
 
-#include "cuda_check.hpp"
+#include "bench_cuda.hpp"
+#include "errors.hpp"
 #include "kernels.hpp"
 #include "plugin_adapter.hpp"
 #include "stats.hpp"

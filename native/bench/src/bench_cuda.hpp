@@ -1,17 +1,20 @@
-// Checked CUDA runtime calls and RAII owners for the benchmark (streams, events, pinned and device buffers).
+// The benchmark's CUDA layer: checked calls (CUDA_CHECK, built on the checked-call core shared with the
+// library, native/common/cuda_check_core.hpp) and RAII owners of streams, events, pinned and device buffers.
 //
 // Every runtime call goes through CUDA_CHECK: on failure the sticky error is cleared (cudaGetLastError) and a
-// bench::CudaError is thrown naming the call, file:line, the error name and its text. Destructors use
-// CUDA_CHECK_NOTHROW, which reports to stderr and never throws.
+// bench::CudaError is thrown naming the call, the error name, its text and file:line. Destructors use
+// CUDA_CHECK_NOTHROW, which reports to stderr and never throws. Needs only the CUDA runtime (kernels.cu
+// includes it), not OpenCV.
 #pragma once
 
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
-#include <cstdio>
 #include <stdexcept>
 #include <string>
 #include <utility>
+
+#include "cuda_check_core.hpp"
 
 namespace bench {
 
@@ -24,46 +27,24 @@ private:
     cudaError_t code_;
 };
 
-/// A usage problem (bad argument) or a missing device: main() maps these to exit codes 2 and 3.
-class UsageError : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
-
-class NoDeviceError : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
-
-[[noreturn]] inline void throw_cuda(cudaError_t code, const char* call, const char* file, int line) {
-    (void)cudaGetLastError();  // clear a sticky launch error so later calls report their own state
-    throw CudaError(code, std::string(call) + " failed at " + file + ":" + std::to_string(line) + ": " +
-                              cudaGetErrorName(code) + " (" + cudaGetErrorString(code) + ")");
+/// CVZC_CUDA_TRY handler: throws CudaError "<call> failed: <name> (<text>)[ <context>] [file:line]".
+[[noreturn]] inline void throw_cuda(cudaError_t code, const char* call, const char* file, int line,
+                                    const char* /*func*/, const std::string& context) {
+    throw CudaError(code, ::cvcuda_zerocopy::cuda_check::failure_message(code, call, context) + " [" + file + ":" +
+                              std::to_string(line) + "]");
 }
 
-inline void report_cuda_nothrow(cudaError_t code, const char* call, const char* file, int line) noexcept {
-    (void)cudaGetLastError();
-    std::fprintf(stderr, "warning: %s failed at %s:%d: %s (%s)\n", call, file, line, cudaGetErrorName(code),
-                 cudaGetErrorString(code));
+/// CVZC_CUDA_TRY handler for destructors: one warning line on stderr, never throws.
+inline void report_cuda(cudaError_t code, const char* call, const char* file, int line, const char* /*func*/,
+                        const std::string& /*context*/) noexcept {
+    ::cvcuda_zerocopy::cuda_check::warn("cvcuda-zerocopy-bench", code, call, file, line);
 }
 
 }  // namespace bench
 
-#define CUDA_CHECK(call)                                                     \
-    do {                                                                     \
-        const cudaError_t bench_status_ = (call);                            \
-        if (bench_status_ != cudaSuccess) {                                  \
-            ::bench::throw_cuda(bench_status_, #call, __FILE__, __LINE__);   \
-        }                                                                    \
-    } while (0)
-
-#define CUDA_CHECK_NOTHROW(call)                                                   \
-    do {                                                                           \
-        const cudaError_t bench_status_ = (call);                                  \
-        if (bench_status_ != cudaSuccess) {                                        \
-            ::bench::report_cuda_nothrow(bench_status_, #call, __FILE__, __LINE__); \
-        }                                                                          \
-    } while (0)
+#define CUDA_CHECK(call) CVZC_CUDA_TRY(call, ::bench::throw_cuda, std::string())
+#define CUDA_CHECK_MSG(call, context) CVZC_CUDA_TRY(call, ::bench::throw_cuda, (context))
+#define CUDA_CHECK_NOTHROW(call) CVZC_CUDA_TRY(call, ::bench::report_cuda, std::string())
 
 /// After a kernel launch: the launch error now, not at the next synchronising call.
 #define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
@@ -125,12 +106,7 @@ public:
     PinnedBuffer() = default;
     explicit PinnedBuffer(std::size_t bytes, unsigned flags = cudaHostAllocDefault) : bytes_(bytes) {
         if (bytes == 0) return;
-        const cudaError_t status = cudaHostAlloc(&ptr_, bytes, flags);
-        if (status != cudaSuccess) {
-            (void)cudaGetLastError();
-            throw CudaError(status, "cudaHostAlloc of " + std::to_string(bytes) + " bytes failed: " +
-                                        cudaGetErrorName(status) + " (" + cudaGetErrorString(status) + ")");
-        }
+        CUDA_CHECK_MSG(cudaHostAlloc(&ptr_, bytes, flags), "allocating " + std::to_string(bytes) + " bytes");
     }
     ~PinnedBuffer() {
         if (ptr_ != nullptr) CUDA_CHECK_NOTHROW(cudaFreeHost(ptr_));
@@ -162,12 +138,7 @@ public:
     DeviceBuffer() = default;
     explicit DeviceBuffer(std::size_t bytes) : bytes_(bytes) {
         if (bytes == 0) return;
-        const cudaError_t status = cudaMalloc(&ptr_, bytes);
-        if (status != cudaSuccess) {
-            (void)cudaGetLastError();
-            throw CudaError(status, "cudaMalloc of " + std::to_string(bytes) + " bytes failed: " +
-                                        cudaGetErrorName(status) + " (" + cudaGetErrorString(status) + ")");
-        }
+        CUDA_CHECK_MSG(cudaMalloc(&ptr_, bytes), "allocating " + std::to_string(bytes) + " bytes");
     }
     ~DeviceBuffer() {
         if (ptr_ != nullptr) CUDA_CHECK_NOTHROW(cudaFree(ptr_));
