@@ -240,7 +240,8 @@ st_wait_tests() {
 }
 st_verify_tests() {
   "${CVS[@]}" verify --prefix "$PT" --python "$PY" --device all --require-gpu --opencv-tests \
-    --opencv-tests-timeout "${CVS_SUITE_TIMEOUT:-240}" --json "$W/report/verify-tests.json" --junit "$W/report/verify-tests.xml"
+    --opencv-tests-timeout "${CVS_SUITE_TIMEOUT:-240}" --json "$W/report/verify-tests.json" --junit "$W/report/verify-tests.xml" \
+    --out "$W/report/verify-tests"
 }
 
 for s in $STAGES; do stage "$s"; done

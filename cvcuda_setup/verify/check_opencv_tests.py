@@ -15,6 +15,8 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,8 +33,16 @@ else:  # pragma: no cover - Python 3.10
 ID = "opencv_tests"
 TITLE = "OpenCV CUDA accuracy tests"
 
-PATTERN = "opencv_test_cuda*"
+#: The suites of the CUDA modules: opencv_test_cuda<module> and cudev's own.
+PATTERNS = ("opencv_test_cuda*", "opencv_test_cudev")
+PATTERN = "opencv_test_cuda*, opencv_test_cudev"
 MISSING_DATA = ("Can't find required data file", "Can't find required directory", "Can't find data file")
+#: How a CUDA suite fails when ``readImage`` finds no file: ``ASSERT_FALSE(img.empty())`` (ts's
+#: ``readImage`` is a plain ``imread`` of ``OPENCV_TEST_DATA_PATH`` + name, with no "Can't find" message).
+#: Counted as missing data only when the run had no testdata folder or the build recorded missing files.
+EMPTY_IMAGE = re.compile(r"\.empty\(\)\s+Actual: true")
+#: Characters kept of each failing test's first message in the report.
+MESSAGE_CHARS = 400
 KNOWN_FAILURES = Path(__file__).with_name("opencv_known_failures.toml")
 
 
@@ -43,7 +53,8 @@ def find_binaries(ctx: Context) -> list[Path]:
         dirs.append(ctx.manifest.build_dir / "bin")
     found: dict[str, Path] = {}
     for d in dirs:
-        for path in sorted(d.glob(PATTERN)) if d.is_dir() else []:
+        names = {p for pattern in PATTERNS for p in d.glob(pattern)} if d.is_dir() else set()
+        for path in sorted(names):
             if path.is_file() and os.access(path, os.X_OK) and path.name not in found:
                 found[path.name] = path
     return [found[name] for name in sorted(found)]
@@ -73,13 +84,25 @@ def known_failure(name: str, version: str | None, known: list[dict[str, Any]]) -
     return None
 
 
+def _is_missing_data(messages: list[str], data_complete: bool) -> bool:
+    if all(any(m in text for m in MISSING_DATA) for text in messages):
+        return True
+    return not data_complete and all(EMPTY_IMAGE.search(text) for text in messages)
+
+
 def summarize_gtest(
-    report: dict[str, Any], *, version: str | None = None, known: list[dict[str, Any]] | None = None
+    report: dict[str, Any],
+    *,
+    version: str | None = None,
+    known: list[dict[str, Any]] | None = None,
+    data_complete: bool = True,
 ) -> dict[str, Any]:
-    """Counts from gtest's JSON report: run, failed (names), failed only for missing data, known upstream
-    failures (names with their issue), skipped."""
+    """Counts from gtest's JSON report: run, failed (names and first messages), failed only for missing data
+    (ts's "Can't find" messages; an input image that did not load when ``data_complete`` is false), known
+    upstream failures (names with their issue), skipped."""
     run = failures = missing = skipped_n = 0
     failed_names: list[str] = []
+    messages_of: dict[str, str] = {}
     missing_names: list[str] = []
     known_hits: list[dict[str, str]] = []
     for suite in report.get("testsuites") or []:
@@ -95,7 +118,7 @@ def summarize_gtest(
                 continue
             name = f"{suite.get('name')}.{test.get('name')}"
             entry = known_failure(name, version, known or [])
-            if all(any(m in text for m in MISSING_DATA) for text in messages):
+            if _is_missing_data(messages, data_complete):
                 missing += 1
                 missing_names.append(name)
             elif entry is not None:
@@ -109,6 +132,7 @@ def summarize_gtest(
             else:
                 failures += 1
                 failed_names.append(name)
+                messages_of[name] = messages[0][:MESSAGE_CHARS]
     return {
         "run": run,
         "failed": failures,
@@ -116,6 +140,7 @@ def summarize_gtest(
         "known_failures": known_hits,
         "skipped": skipped_n,
         "failed_tests": failed_names,
+        "failure_messages": messages_of,
         "missing_data_tests": missing_names[:50],
     }
 
@@ -142,7 +167,9 @@ def testdata_dir(ctx: Context) -> Path | None:
     return next((c for c in candidates if c.is_dir()), None)
 
 
-def binary_part(ctx: Context, path: Path, device: int | None, env: dict[str, str]) -> Part:
+def binary_part(
+    ctx: Context, path: Path, device: int | None, env: dict[str, str], *, data_complete: bool = True
+) -> Part:
     label = path.name if device is None else f"{path.name}[gpu{device}]"
     out = ctx.work / f"{label}.json"
     args = [f"--gtest_output=json:{out}"]
@@ -156,11 +183,15 @@ def binary_part(ctx: Context, path: Path, device: int | None, env: dict[str, str
             json.loads(out.read_text(encoding="utf-8")),
             version=ctx.manifest.opencv_version,
             known=load_known_failures(),
+            data_complete=data_complete,
         )
     except (OSError, json.JSONDecodeError) as exc:
         return failed(label, f"unreadable gtest report {out}: {exc}")
     counts["binary"] = str(path)
     counts["device"] = device
+    if ctx.options.out_dir is not None:  # gtest's own report, with every message, beside verify's
+        ctx.options.out_dir.mkdir(parents=True, exist_ok=True)
+        counts["gtest_report"] = str(shutil.copyfile(out, ctx.options.out_dir / f"gtest-{label}.json"))
     known = f", {len(counts['known_failures'])} known upstream failures" if counts["known_failures"] else ""
     missing = f", {counts['missing_data']} failed for missing testdata" if counts["missing_data"] else ""
     if counts["failed"]:
@@ -193,9 +224,10 @@ def run(
     data = None if env.get("OPENCV_TEST_DATA_PATH") else testdata_dir(ctx)
     if data is not None:
         env["OPENCV_TEST_DATA_PATH"] = str(data)
-    selected: list[int | None] = list(devices) if devices else [device]
-    parts = [binary_part(ctx, path, d, env) for path in binaries for d in selected]
     where = env.get("OPENCV_TEST_DATA_PATH")
+    complete = bool(where) and Path(str(where)).is_dir() and any(Path(str(where)).iterdir())
+    selected: list[int | None] = list(devices) if devices else [device]
+    parts = [binary_part(ctx, path, d, env, data_complete=complete) for path in binaries for d in selected]
     parts.append(
         passed("testdata", f"OPENCV_TEST_DATA_PATH={where}", path=where)
         if where

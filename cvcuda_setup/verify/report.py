@@ -55,8 +55,15 @@ def write_json(report: Report, path: Path) -> Path:
     return path
 
 
+#: Failing test names listed per part in the JUnit details (OpenCV's suites: every name, up to this many).
+JUNIT_FAILED_NAMES = 500
+
+
 def _details(check: CheckResult) -> str:
-    lines = [f"{p.status.upper():4} {p.name}: {p.reason}" for p in check.parts]
+    lines: list[str] = []
+    for p in check.parts:
+        lines.append(f"{p.status.upper():4} {p.name}: {p.reason}")
+        lines += [f"     FAILED {name}" for name in p.figures.get("failed_tests", [])[:JUNIT_FAILED_NAMES]]
     lines += [f"WARNING {w}" for w in check.warnings]
     return "\n".join(lines)
 

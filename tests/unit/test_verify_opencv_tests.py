@@ -3,6 +3,7 @@ missing-data failures apart and known upstream failures listed (fake gtest binar
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import stat
 from pathlib import Path
@@ -140,3 +141,59 @@ def test_a_suite_past_its_bound_fails_and_says_so(tmp_path: Path) -> None:
     result = cot.run(_ctx(prefix, tmp_path / "w", timeout_s=0.5), device=0, gpu_reason=None)
     part = {p.name: p for p in result.parts}["opencv_test_cudawarping[gpu0]"]
     assert part.status == "fail" and "timed out after" in part.reason
+
+
+NOT_LOADED = "test_canny.cpp:79\nValue of: img.empty()\n  Actual: true\nExpected: false"
+EMPTY_IMAGE_FAILURE = {
+    "testsuites": [
+        {
+            "name": "CUDA_ImgProc/Canny",
+            "testsuite": [
+                {
+                    "name": "Accuracy/0",
+                    "status": "RUN",
+                    "failures": [{"failure": NOT_LOADED}],
+                },
+                {
+                    "name": "Accuracy/1",
+                    "status": "RUN",
+                    "failures": [{"failure": "max difference 3 exceeds 1"}],
+                },
+            ],
+        }
+    ]
+}
+
+
+@pytest.mark.parametrize(("with_data", "missing", "failed"), [(False, 1, 3), (True, 0, 4)])
+def test_an_image_that_did_not_load_is_missing_data_only_without_testdata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_data: bool, missing: int, failed: int
+) -> None:
+    """cudev's suite is found too; without a testdata folder an empty() assertion is missing data, with one it
+    is a failure; failing names reach the JUnit details and gtest's own report is kept beside verify's."""
+    from cvcuda_setup.verify import report as render
+
+    monkeypatch.setattr(cot, "testdata_dir", lambda ctx: None)
+    prefix = tmp_path / "prefix"
+    _fake(prefix / "bin", "opencv_test_cudev", REPORT)
+    _fake(prefix / "bin", "opencv_test_cudaimgproc", EMPTY_IMAGE_FAILURE)
+    env = {"PATH": "/usr/bin:/bin"}
+    if with_data:
+        data = tmp_path / "testdata"
+        (data / "gpu").mkdir(parents=True)
+        env["OPENCV_TEST_DATA_PATH"] = str(data)
+    ctx = _ctx(prefix, tmp_path / "w", env)
+    out = tmp_path / "out"
+    ctx = dataclasses.replace(ctx, options=VerifyOptions(prefix=prefix, opencv_tests=True, out_dir=out))
+    result = cot.run(ctx, device=0, gpu_reason=None)
+    parts = {p.name: p for p in result.parts}
+    imgproc, cudev = parts["opencv_test_cudaimgproc[gpu0]"], parts["opencv_test_cudev[gpu0]"]
+    assert cudev.figures["run"] == 4
+    assert imgproc.figures["missing_data"] + cudev.figures["missing_data"] == missing + 1
+    assert imgproc.figures["failed"] + cudev.figures["failed"] == failed
+    assert "max difference 3" in imgproc.figures["failure_messages"]["CUDA_ImgProc/Canny.Accuracy/1"]
+    assert json.loads(Path(imgproc.figures["gtest_report"]).read_text()) == EMPTY_IMAGE_FAILURE
+    details = render._details(result)
+    assert (
+        "FAILED CUDA_ImgProc/Canny.Accuracy/1" in details and "FAILED CUDA_Arithm/Add.Accuracy/1" in details
+    )
