@@ -37,10 +37,11 @@ TITLE = "OpenCV CUDA accuracy tests"
 PATTERNS = ("opencv_test_cuda*", "opencv_test_cudev")
 PATTERN = "opencv_test_cuda*, opencv_test_cudev"
 MISSING_DATA = ("Can't find required data file", "Can't find required directory", "Can't find data file")
-#: How a CUDA suite fails when ``readImage`` finds no file: ``ASSERT_FALSE(img.empty())`` (ts's
-#: ``readImage`` is a plain ``imread`` of ``OPENCV_TEST_DATA_PATH`` + name, with no "Can't find" message).
-#: Counted as missing data only when the run had no testdata folder or the build recorded missing files.
-EMPTY_IMAGE = re.compile(r"\.empty\(\)\s+Actual: true")
+#: How a CUDA suite fails when its input is not there: ``ASSERT_FALSE(img.empty())`` after ts's
+#: ``readImage`` (a plain ``imread`` of ``OPENCV_TEST_DATA_PATH`` + name, no "Can't find" message), or
+#: ``ASSERT_TRUE(fs.isOpened())`` after a ``FileStorage`` of it. Counted as missing data only when the run
+#: had no testdata folder (or an empty one); with testdata, such a failure is a failure.
+EMPTY_IMAGE = re.compile(r"\.empty\(\)\s+Actual: true|\.isOpened\(\)\s+Actual: false")
 #: Characters kept of each failing test's first message in the report.
 MESSAGE_CHARS = 400
 KNOWN_FAILURES = Path(__file__).with_name("opencv_known_failures.toml")

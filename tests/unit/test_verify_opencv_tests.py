@@ -197,3 +197,23 @@ def test_an_image_that_did_not_load_is_missing_data_only_without_testdata(
     assert (
         "FAILED CUDA_ImgProc/Canny.Accuracy/1" in details and "FAILED CUDA_Arithm/Add.Accuracy/1" in details
     )
+
+
+@pytest.mark.parametrize(
+    ("message", "missing"),
+    [
+        ("Value of: img.empty()\n  Actual: true\nExpected: false\nCan't load input image", True),
+        ("Value of: fs.isOpened()\n  Actual: false\nExpected: true", True),
+        ("Value of: img.empty()\n  Actual: false\nExpected: true", False),
+        ("The max difference between matrices is 2, which exceeds 1", False),
+    ],
+)
+def test_what_counts_as_input_not_loaded_without_testdata(message: str, missing: bool) -> None:
+    report = {
+        "testsuites": [
+            {"name": "S", "testsuite": [{"name": "t", "status": "RUN", "failures": [{"failure": message}]}]}
+        ]
+    }
+    without = cot.summarize_gtest(report, data_complete=False)
+    assert (without["missing_data"], without["failed"]) == ((1, 0) if missing else (0, 1))
+    assert cot.summarize_gtest(report, data_complete=True)["failed"] == 1
