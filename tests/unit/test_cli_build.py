@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shlex
-import stat
 import tarfile
 from pathlib import Path
 
 import pytest
+from fake_toolkit import install_fake_toolkit
 from typer.testing import CliRunner
 
 from cvcuda_setup.cli.app import app
@@ -21,23 +20,7 @@ CODES = "sm_75 sm_80 sm_86 sm_87 sm_88 sm_89 sm_90 sm_100 sm_110 sm_103 sm_120 s
 @pytest.fixture()
 def fake_nvcc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An nvcc 13.0 that answers --version / --list-gpu-code / --list-gpu-arch like the real one."""
-    root = tmp_path / "cuda"
-    (root / "bin").mkdir(parents=True)
-    nvcc = root / "bin" / "nvcc"
-    archs = CODES.replace("sm_", "compute_")
-    nvcc.write_text(
-        "#!/bin/sh\n"
-        'case "$1" in\n'
-        '  --version) echo "Cuda compilation tools, release 13.0, V13.0.88";;\n'
-        f"  --list-gpu-code) for c in {CODES}; do echo $c; done;;\n"
-        f"  --list-gpu-arch) for c in {archs}; do echo $c; done;;\n"
-        "esac\n"
-    )
-    nvcc.chmod(nvcc.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("PATH", f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("CUDA_HOME", str(root))
-    monkeypatch.setenv("CVCUDA_SETUP_CACHE", str(tmp_path / "cache"))
-    return nvcc
+    return install_fake_toolkit(tmp_path, monkeypatch, CODES.split())
 
 
 def run(*args: str) -> tuple[int, str, str]:

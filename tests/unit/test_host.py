@@ -7,14 +7,13 @@ counted by wrapping the functions the ``Host`` calls.
 from __future__ import annotations
 
 import dataclasses
-import os
-import stat
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_toolkit import install_fake_toolkit
 from typer.testing import CliRunner
 
 from cvcuda_setup import native
@@ -36,24 +35,7 @@ H100 = GpuDevice(0, "NVIDIA H100 80GB HBM3", 9, 0, total_memory=80 * 2**30)
 @pytest.fixture()
 def fake_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """A fake nvcc 13.0 (with cuda_runtime.h), one fake H100, and counters around every host probe."""
-    root = tmp_path / "cuda"
-    (root / "bin").mkdir(parents=True)
-    (root / "include").mkdir()
-    (root / "include" / "cuda_runtime.h").write_text("// fake\n")
-    nvcc = root / "bin" / "nvcc"
-    archs = CODES.replace("sm_", "compute_")
-    nvcc.write_text(
-        "#!/bin/sh\n"
-        'case "$1" in\n'
-        '  --version) echo "Cuda compilation tools, release 13.0, V13.0.88";;\n'
-        f"  --list-gpu-code) for c in {CODES}; do echo $c; done;;\n"
-        f"  --list-gpu-arch) for c in {archs}; do echo $c; done;;\n"
-        "esac\n"
-    )
-    nvcc.chmod(nvcc.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("PATH", f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("CUDA_HOME", str(root))
-    monkeypatch.setenv("CVCUDA_SETUP_CACHE", str(tmp_path / "cache"))
+    root = install_fake_toolkit(tmp_path, monkeypatch, CODES.split(), runtime_header=True).parent.parent
     probe = gpu.GpuProbe(devices=(H100,), driver_version=13000, error=None)
     calls: Counter[str] = Counter()
 
