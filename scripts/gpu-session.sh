@@ -224,11 +224,12 @@ st_sanitize_bench() {
 
 # issue 18: minimal with OpenCV's CUDA accuracy tests (bundle written with `build --recipe minimal --with-tests
 # --bundle .bundle/minimal-tests-5.1.0.tar.xz`), then verify --opencv-tests on every device. build_tests_bg starts
-# the build in the background (the GPU stages after it run meanwhile); wait_tests waits for it.
+# the build in the background (the GPU stages after it run meanwhile); wait_tests waits for it. CVS_TESTS_RECIPE
+# names another recipe (a file: run R built .gpu/arith.toml, cudaarithm alone).
 BTESTS=$REPO/.bundle/minimal-tests-5.1.0.tar.xz
 PT=$W/prefix-tests
 st_build_tests() {
-  "${CVS[@]}" build --recipe minimal --with-tests --arch auto --source "$BTESTS" --prefix "$PT" --build-dir "$W/build-tests" \
+  "${CVS[@]}" build --recipe "${CVS_TESTS_RECIPE:-minimal}" --with-tests --arch auto --source "$BTESTS" --prefix "$PT" --build-dir "$W/build-tests" \
     --cache-dir "$W/cache" --jobs 16 --launcher none --no-doctor
   local rc=$?; cp -r "$W/build-tests/cvcuda-setup-logs" "$W/report/build-tests-logs" 2>/dev/null
   ls "$PT/bin" "$W/build-tests/bin" 2>/dev/null | grep opencv_test; return $rc
