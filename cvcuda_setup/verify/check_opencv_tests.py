@@ -193,7 +193,8 @@ def binary_part(
     if ctx.options.out_dir is not None:  # gtest's own report, with every message, beside verify's
         ctx.options.out_dir.mkdir(parents=True, exist_ok=True)
         counts["gtest_report"] = str(shutil.copyfile(out, ctx.options.out_dir / f"gtest-{label}.json"))
-    known = f", {len(counts['known_failures'])} known upstream failures" if counts["known_failures"] else ""
+    hits = len(counts["known_failures"])
+    known = f", {hits} known failures (listed with their cause)" if hits else ""
     missing = f", {counts['missing_data']} failed for missing testdata" if counts["missing_data"] else ""
     if counts["failed"]:
         names = ", ".join(counts["failed_tests"][:3])
