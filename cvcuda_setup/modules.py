@@ -28,6 +28,18 @@ _BY_MAJOR: dict[int, dict[str, tuple[str, ...]]] = {
     4: {"imgproc": ("core",)},
     5: {"imgproc": ("core", "geometry", "flann"), "geometry": ("core", "flann"), "flann": ("core",)},
 }
+#: 5.x names of modules that 4.x calls otherwise or has not split out (their code is in the 4.x module named):
+#: a recipe written with 5.x names (``full``) builds the same code on 4.x. Measured on the 4.14.0 and 5.1.0
+#: trees: 4.x has features2d and calib3d (stereo inside calib3d), no geometry (its code is in imgproc and
+#: calib3d) and no ptcloud.
+_NAMES_IN_4: dict[str, str | None] = {
+    "features": "features2d",
+    "calib": "calib3d",
+    "stereo": "calib3d",
+    "geometry": None,
+    "ptcloud": None,
+}
+_NAMES_IN_5: dict[str, str | None] = {"features2d": "features", "calib3d": "calib"}
 PYTHON_MODULES = ("python3", "python_bindings_generator")
 #: What a build with OpenCV's accuracy tests adds to BUILD_LIST (its dependencies follow from the closure).
 TEST_MODULES = ("ts",)
@@ -55,6 +67,18 @@ def major_of(version: str) -> int:
         return 5
 
 
+def names_for(modules: Iterable[str], opencv_version: str) -> list[str]:
+    """The recipe's module names as ``opencv_version``'s line spells them (``features`` is ``features2d`` on
+    4.x, ``calib3d`` is ``calib`` on 5.x); a module the line does not have separately is dropped."""
+    table = _NAMES_IN_4 if major_of(opencv_version) == 4 else _NAMES_IN_5
+    result: list[str] = []
+    for module in modules:
+        name = table.get(module, module)
+        if name is not None and name not in result:
+            result.append(name)
+    return result
+
+
 def closure(
     modules: Iterable[str], opencv_version: str, *, python: bool, tests: bool = False
 ) -> tuple[str, ...]:
@@ -63,9 +87,17 @@ def closure(
 
     An empty module list means "every module" and stays empty.
     """
-    wanted = list(modules)
-    if not wanted:
+    asked = list(modules)
+    if not asked:
         return ()
+    wanted = names_for(asked, opencv_version)
+    if not wanted:  # an empty BUILD_LIST would mean every module
+        from cvcuda_setup.errors import RecipeError
+
+        raise RecipeError(
+            f"none of the modules {', '.join(asked)} exists separately in OpenCV {opencv_version}",
+            hint="add the modules this OpenCV line has (e.g. core, imgproc)",
+        )
     if python:
         wanted += list(PYTHON_MODULES)
     if tests:
