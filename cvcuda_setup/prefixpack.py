@@ -180,6 +180,10 @@ def pack_prefix(prefix: Path, out: Path) -> PackedPrefix:
         raise UsageError(
             f"cannot write the archive {out} inside the prefix {prefix}", hint="write it outside the prefix"
         )
+    if out.is_dir():
+        raise UsageError(
+            f"the archive path {out} is a directory", hint="give a file name, e.g. opencv.tar.gz"
+        )
     with lock_prefix(prefix):
         state, record, foreign = inspect_prefix(prefix)
         if state is not PrefixState.OURS or record is None:
@@ -206,7 +210,13 @@ def pack_prefix(prefix: Path, out: Path) -> PackedPrefix:
             "binaries": [{"path": rel, "kind": kind} for rel, kind in embeds.binaries],
             "file_count": count,
         }
-        _write_archive(prefix, out, members, json.dumps(info, indent=1, sort_keys=True).encode() + b"\n")
+        try:
+            _write_archive(prefix, out, members, json.dumps(info, indent=1, sort_keys=True).encode() + b"\n")
+        except OSError as exc:
+            raise PackError(
+                f"cannot write the archive {out}: {exc.strerror or exc} ({exc.filename or out})",
+                hint="check the space and permissions where it is written",
+            ) from None
     return PackedPrefix(
         path=out,
         sha256=sha256_file(out),
@@ -361,7 +371,13 @@ def install_packed(
             )
         rewritten: tuple[str, ...] = ()
         if relocating:
-            rewritten = relocate_tree(staged, original, str(target), archive=archive)
+            try:
+                rewritten = relocate_tree(staged, original, str(target), archive=archive)
+            except OSError as exc:
+                raise PackError(
+                    f"cannot relocate {shorten(str(archive))} to {target}: {exc.filename}: {exc.strerror}",
+                    hint=f"{target} was not touched; check the space next to it",
+                ) from None
             manifest = read_manifest(staged) or manifest
         previous = commit(staged, target, force=force)
     return InstallResult(target, original, sha, relocating, rewritten, previous, manifest)

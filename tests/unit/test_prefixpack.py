@@ -206,10 +206,21 @@ def test_a_binary_the_pack_did_not_list_is_still_found_at_install(tmp_path: Path
                 member.size = len(data)
                 body = io.BytesIO(data)
             dst.addfile(member, body)
-    target = tmp_path / "elsewhere"
+    target = make_prefix(tmp_path / "elsewhere")  # an install of the tool's that a failure must keep
+    before = {p: p.read_bytes() for p in sorted(target.rglob("*")) if p.is_file() and not p.is_symlink()}
     with pytest.raises(RelocationError, match="an ELF file"):
         install_packed(forged, target, force=False, expected_sha256=None)
-    assert not target.exists()
+    after = {p: p.read_bytes() for p in sorted(target.rglob("*")) if p.is_file() and not p.is_symlink()}
+    assert after == before and install.prefix_state(target) is PrefixState.OURS
+    left = names(tmp_path)
+    assert left == [
+        ".elsewhere.cvcuda-setup.lock",
+        ".p.cvcuda-setup.lock",
+        "elsewhere",
+        "forged.tar.gz",
+        "p",
+        "p.tar.gz",
+    ]
 
 
 def test_only_the_tools_own_prefixes_are_packed(tmp_path: Path) -> None:
