@@ -28,7 +28,7 @@ from cvcuda_setup.manifest import (
 )
 from cvcuda_setup.prefixpack import PACK_MEMBER, PackError, install_packed, pack_prefix, read_pack_info
 from cvcuda_setup.record import RECORD_RELPATH, read_record
-from cvcuda_setup.relocate import RelocationError
+from cvcuda_setup.relocate import RelocationError, classify, prefix_pattern
 
 PC = "lib/pkgconfig/opencv5.pc"
 CMAKE = "lib/cmake/opencv5/OpenCVConfig.cmake"
@@ -260,3 +260,21 @@ def test_an_archive_that_is_not_a_pack_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not 64 hex digits"):
         install_packed(plain, tmp_path / "t", force=False, expected_sha256="abc")
     assert not (tmp_path / "t").exists()
+
+
+def test_the_prefix_is_found_across_read_chunks_and_only_as_a_whole_path(tmp_path: Path) -> None:
+    prefix = "/opt/cv"
+    pattern = prefix_pattern(prefix)
+    chunk = 1 << 20
+    split = tmp_path / "split.txt"  # the prefix straddles the first 1 MiB read
+    split.write_bytes(b"a" * (chunk - 3) + b" /opt/cv/lib\n")
+    assert classify(split, pattern) == "text"
+    longer = tmp_path / "longer.txt"  # the match ends exactly at the chunk end; the next byte continues it
+    longer.write_bytes(b"a" * (chunk - len(prefix)) + b"/opt/cv" + b"2/lib\n")
+    assert classify(longer, pattern) == "none"
+    elf = tmp_path / "elf"
+    elf.write_bytes(b"\x7fELF" + b"\x00" * chunk + b"/opt/cv\x00")
+    assert classify(elf, pattern) == "elf"
+    blob = tmp_path / "blob"
+    blob.write_bytes(b"\xff\xfe/opt/cv/x")
+    assert classify(blob, pattern) == "binary"
