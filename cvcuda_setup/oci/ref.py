@@ -83,9 +83,7 @@ def parse_ref(value: str) -> OciRef:
     if ":" in path:
         repository, tag = path.rsplit(":", 1)
         if not _TAG.fullmatch(tag):
-            raise _bad(
-                value, f"tag {tag!r} is not 1-128 letters, digits, '.', '_', '-' (not first . or -)"
-            )
+            raise _bad(value, f"tag {tag!r} is not 1-128 letters, digits, '.', '_', '-' (not first . or -)")
     if not _REPOSITORY.fullmatch(repository):
         raise _bad(
             value,

@@ -31,7 +31,9 @@ def registry(tmp_path: Path) -> Iterator[Registry]:
 
 
 def _client(reg: Registry, credentials: Credentials | None = None) -> RegistryClient:
-    return RegistryClient(reg.address, insecure_http=True, timeout=10, credentials=credentials or Credentials())
+    return RegistryClient(
+        reg.address, insecure_http=True, timeout=10, credentials=credentials or Credentials()
+    )
 
 
 def _ref(reg: Registry, tag: str) -> OciRef:
@@ -55,7 +57,7 @@ def test_round_trip_two_layers_with_annotations(registry: Registry, tmp_path: Pa
 
     manifest, pulled = pull_artifact(client, ref, tmp_path / "dest", max_bytes=16 << 20)
     assert [p.name for p in pulled] == ["prefix.tar.gz", "manifest.json"]
-    for src, got in zip(files, pulled):
+    for src, got in zip(files, pulled, strict=True):
         assert got.read_bytes() == src.read_bytes()
     assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == ["manifest.json", "prefix.tar.gz"]
     assert manifest["schemaVersion"] == 2
@@ -151,7 +153,11 @@ def test_unsafe_layer_title_is_refused(registry: Registry, tmp_path: Path) -> No
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "artifactType": ARTIFACT_TYPE,
-            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256_bytes(b"{}"), "size": 2},
+            "config": {
+                "mediaType": "application/vnd.oci.empty.v1+json",
+                "digest": sha256_bytes(b"{}"),
+                "size": 2,
+            },
             "layers": [
                 {"mediaType": "x", "digest": digest, "size": size, "annotations": {TITLE: title}},
             ],
