@@ -50,9 +50,12 @@ def registry_exe() -> str:
     return exe
 
 
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through $http_proxy
+
+
 def _answers(address: str) -> bool:
     try:
-        with urllib.request.urlopen(f"http://{address}/v2/", timeout=1):
+        with _DIRECT.open(f"http://{address}/v2/", timeout=1):
             return True
     except urllib.error.HTTPError:  # 401 with auth configured: it answers
         return True

@@ -161,7 +161,7 @@ class _FakeRegistry(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
         self.seen.append((self.path, dict(self.headers.items())))
-        host = f"http://127.0.0.1:{self.server.server_address[1]}"
+        host = f"http://127.0.0.1:{self.server.server_port}"
         if url.path == "/token":
             if self.headers.get("Authorization") != "Basic " + _b64(f"bob:{SECRET}"):
                 self._send(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}')
