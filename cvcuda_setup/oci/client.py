@@ -22,6 +22,7 @@ from typing import Any
 from cvcuda_setup.oci.auth import Credentials, authorization_for, load_credentials, parse_challenge
 from cvcuda_setup.oci.digest import HashingReader, check_digest, sha256_bytes, sha256_stream
 from cvcuda_setup.oci.errors import DigestMismatch, RegistryError
+from cvcuda_setup.oci.ref import OciRef
 from cvcuda_setup.oci.transport import Readable, Response, error_from, read_chunk, send
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -53,6 +54,13 @@ class RegistryClient:
         self.notes: tuple[str, ...] = self.credentials.notes
         # the Authorization header per repository ("" for requests outside one), from the last challenge
         self._authorization: dict[str, str] = {}
+
+    @classmethod
+    def for_ref(
+        cls, ref: OciRef, *, timeout: float, credentials: Credentials | None = None
+    ) -> RegistryClient:
+        """The client of ``ref``'s registry, plain HTTP when the reference says so."""
+        return cls(ref.registry, insecure_http=ref.insecure_http, timeout=timeout, credentials=credentials)
 
     def __repr__(self) -> str:
         return f"RegistryClient({self.base!r}, credentials from {self.credentials.source})"
@@ -226,7 +234,8 @@ class RegistryClient:
             headers={"Accept": MANIFEST_ACCEPT},
         )
         if response.status == 404:
-            raise error_from(response, f"manifest {name} not found", hint="check the tag (list_tags)")
+            hint = "push it first, or name a tag the repository has"
+            raise error_from(response, f"manifest {name} not found", hint=hint)
         if response.status != 200:
             raise error_from(response, f"manifest {name}")
         data = response.read_document()

@@ -83,7 +83,8 @@ def test_round_trip_two_layers_with_annotations(registry: Registry, tmp_path: Pa
 
 
 def test_list_tags(registry: Registry, tmp_path: Path) -> None:
-    client = _client(registry)
+    client = RegistryClient.for_ref(_ref(registry, "x"), timeout=10, credentials=Credentials())
+    assert client.base == f"http://{registry.address}"
     files = _files(tmp_path / "src")
     for tag in ("b", "a", "c-1.0"):
         push_artifact(client, _ref(registry, tag), files, {"tag": tag})
