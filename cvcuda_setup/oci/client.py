@@ -112,11 +112,9 @@ class RegistryClient:
     def blob_exists(self, repo: str, digest: str) -> bool:
         check_digest(digest, f"blob of {repo}")
         response = self._request("HEAD", self._url(f"{repo}/blobs/{digest}"), repo=repo)
-        response.close()
-        if response.status == 200:
-            return True
-        if response.status == 404:
-            return False
+        if response.status in (200, 404):
+            response.close()
+            return response.status == 200
         raise error_from(response, f"HEAD blob {digest} in {self.registry}/{repo}")
 
     def push_blob(self, repo: str, path_or_bytes: Path | bytes) -> tuple[str, int]:
@@ -132,10 +130,10 @@ class RegistryClient:
             return digest, size
         what = f"upload of {digest} to {self.registry}/{repo}"
         started = self._request("POST", self._url(f"{repo}/blobs/uploads/"), repo=repo)
-        started.close()
         location = started.header("Location")
         if started.status != 202 or not location:
             raise error_from(started, what)
+        started.close()
         target = urllib.parse.urljoin(started.url, location)
         target += ("&" if "?" in target else "?") + urllib.parse.urlencode({"digest": digest})
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
@@ -148,9 +146,9 @@ class RegistryClient:
 
         payload: Body = data if isinstance(path_or_bytes, bytes) else body
         response = self._request("PUT", target, repo=repo, headers=headers, body=payload)
-        response.close()
         if response.status != 201:
             raise error_from(response, what)
+        response.close()
         if readers and (readers[-1].digest, readers[-1].size) != (digest, size):
             raise RegistryError(f"{path} changed while it was uploaded ({what})", hint="upload it again")
         return digest, size
@@ -210,9 +208,9 @@ class RegistryClient:
             headers={"Content-Type": OCI_MANIFEST},
             body=data,
         )
-        response.close()
         if response.status != 201:
             raise error_from(response, f"push of manifest {self.registry}/{repo}:{tag}")
+        response.close()
         returned = response.header("Docker-Content-Digest")
         if returned and returned != digest:
             raise DigestMismatch(

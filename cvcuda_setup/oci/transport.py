@@ -116,7 +116,7 @@ def error_from(response: Response, what: str, *, hint: str | None = None) -> Reg
     detail = ""
     try:
         text = response.read_document(64 << 10)
-    except (RegistryError, RegistryUnavailable):
+    except (RegistryError, RegistryUnavailable, ValueError):  # ValueError: a body already closed
         text = b""
     try:
         doc = json.loads(text) if text else None

@@ -225,3 +225,6 @@ def test_basic_auth_against_htpasswd_registry(tmp_path: Path) -> None:
             assert info.value.status == 401
             assert password not in str(info.value) and password not in repr(info.value)
             assert "CVCUDA_SETUP_OCI_USERNAME" in str(info.value)
+        with pytest.raises(RegistryError) as info:  # a push without credentials stops at the first HEAD
+            push_artifact(_client(reg), _ref(reg, "anon"), files, {})
+        assert info.value.status == 401
