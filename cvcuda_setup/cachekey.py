@@ -47,6 +47,10 @@ HOST_PATH_OPTIONS: dict[str, str] = {
     "CMAKE_CUDA_COMPILER_LAUNCHER": "ccache/sccache: a cache in front of the compiler, same objects",
 }
 
+#: Environment variables CMake reads on the first configure into the compile and link flags (the build runs
+#: with this environment): set ones are the ``compiler_env`` part.
+FLAG_ENV_VARS = ("CFLAGS", "CXXFLAGS", "CUDAFLAGS", "LDFLAGS")
+
 #: The parts, in the order ``to_json`` lists them.
 PART_NAMES = (
     "recipe",
@@ -56,6 +60,7 @@ PART_NAMES = (
     "patches",
     "cuda_toolkit",
     "host_compiler",
+    "compiler_env",
     "arch",
     "python_abi",
     "numpy",
@@ -194,6 +199,7 @@ def cache_key(
     plugin_digest: str | None,
     plugin_python: bool = True,
     patch_sha256: Sequence[str] | None = None,
+    compiler_env: Mapping[str, str] | None = None,
 ) -> CacheKey:
     """The cache key of ``plan`` (built from ``recipe``).
 
@@ -202,8 +208,9 @@ def cache_key(
     ``python_abi``: ``"cp312"``; ``libc``: ``"glibc 2.36"``; ``machine``: ``"x86_64"``. ``plugin_digest``:
     ``plugin_sources_digest()``, None when the plugin is not built (``--no-plugin``); ``plugin_python``:
     whether its Python module is. ``patch_sha256``: the patches' sha256 in order; None: the plan's
-    ``--patch`` files are hashed here. Facts that do not decide this build are dropped (the toolkit for a
-    CPU-only build without plugin, the interpreter when nothing is built for Python)."""
+    ``--patch`` files are hashed here. ``compiler_env``: the build environment (only its ``FLAG_ENV_VARS``
+    that are set count; None: none set). Facts that do not decide this build are dropped (the toolkit for
+    a CPU-only build without plugin, the interpreter when nothing is built for Python)."""
     if patch_sha256 is None:
         patches = patch_digests(plan)
     elif len(patch_sha256) != len(plan.patches):
@@ -224,6 +231,7 @@ def cache_key(
         "patches": patches,
         "cuda_toolkit": cuda_toolkit if needs_cuda else None,
         "host_compiler": host_compiler,
+        "compiler_env": {k: v for k, v in sorted((compiler_env or {}).items()) if k in FLAG_ENV_VARS and v},
         "arch": arch_part(plan),
         "python_abi": python_abi if needs_python else None,
         "numpy": numpy_part(plan),
@@ -254,7 +262,8 @@ def key_for_build(
     patch_sha256: Sequence[str] | None = None,
 ) -> CacheKey:
     """``cache_key`` with the toolchain facts from the host's one probe (nvcc, host compiler, interpreter,
-    libc, machine) and the plugin's sources hashed when the build makes the plugin."""
+    libc, machine), the flags in its environment and the plugin's sources hashed when the build makes the
+    plugin."""
     nvcc = host.nvcc
     compiler = host.compiler
     needs_python = recipe.python or (plugin and plugin_python)
@@ -270,4 +279,5 @@ def key_for_build(
         plugin_digest=plugin_sources_digest() if plugin else None,
         plugin_python=plugin_python,
         patch_sha256=patch_sha256,
+        compiler_env=host.env,
     )

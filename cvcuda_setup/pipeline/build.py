@@ -245,7 +245,8 @@ def build_cache_key(
 ) -> CacheKey:
     """The binary cache key of this build (``cachekey``). Without ``tree`` (a dry run, nothing fetched) the
     source's sha256 is the one known without fetching (``--sha256``, a local archive's), else unknown;
-    with the fetched tree, the tree's (archive sha256 or git commits)."""
+    with the fetched tree, the tree's (archive sha256 or git commits). The ``--patch`` files are hashed
+    (not ``--patch-sha256``, which is only checked when the patches are applied)."""
     from cvcuda_setup.cachekey import key_for_build, tree_source_sha256
     from cvcuda_setup.sources import known_sha256
 
@@ -257,7 +258,6 @@ def build_cache_key(
         source_sha256=sha,
         plugin=request.plugin,
         plugin_python=request.plugin_python,
-        patch_sha256=request.patch_sha256 or None,
     )
 
 

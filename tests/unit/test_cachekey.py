@@ -133,6 +133,7 @@ CHANGES: dict[str, Callable[[], CacheKey]] = {
     "nvcc version": lambda: _key(cuda_toolkit="12.9.86"),
     "compiler version": lambda: _key(host_compiler="gcc 13.1.0"),
     "compiler kind": lambda: _key(host_compiler="clang 12.2.0"),
+    "CXXFLAGS in the environment": lambda: _key(compiler_env={"CXXFLAGS": "-O3 -march=native"}),
     "arch bin": lambda: _key(_plan(arch=parse_arch("8.9"))),
     "arch ptx": lambda: _key(_plan(arch=parse_arch("9.0+PTX"))),
     "python ABI": lambda: _key(python_abi="cp313"),
@@ -195,6 +196,15 @@ def test_host_only_paths_do_not_change_the_digest() -> None:
     assert moved.digest == base.digest
     assert not set(HOST_PATH_OPTIONS) & set(moved.parts["cmake_options"])
     assert "/home/someone" not in canonical_json(moved.parts) and "/opt/cv" not in canonical_json(base.parts)
+
+
+def test_only_the_flag_variables_of_the_environment_count() -> None:
+    base = _key()
+    assert (
+        _key(compiler_env={"PATH": "/somewhere/bin", "HOME": "/home/x", "CFLAGS": ""}).digest == base.digest
+    )
+    flags = _key(compiler_env={"CUDAFLAGS": "-lineinfo", "PATH": "/x"})
+    assert flags.parts["compiler_env"] == {"CUDAFLAGS": "-lineinfo"}
 
 
 def test_arch_is_normalized() -> None:
@@ -267,18 +277,55 @@ def test_source_identity_before_and_after_fetch(tmp_path: Path) -> None:
     assert tree_source_sha256(dataclasses.replace(tree, commits=None)) is None
 
 
-def test_host_probes_libc_and_python_abi_once() -> None:
+def test_host_tells_libc_machine_and_this_python_abi() -> None:
+    import sysconfig
+
     from cvcuda_setup.host import Host
 
     host = Host()
     expected = os.confstr("CS_GNU_LIBC_VERSION") if hasattr(os, "confstr") else None
     if expected:
         assert host.libc == expected.lower()
-    v = sys.version_info
-    if sys.implementation.name == "cpython":
-        gil = "t" if not getattr(sys, "_is_gil_enabled", lambda: True)() else ""
-        assert host.python_abi == f"cp{v.major}{v.minor}{gil}"
     assert host.machine == os.uname().machine
+    if sys.implementation.name == "cpython":
+        v = sys.version_info
+        gil = "t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""
+        assert host.python_abi == f"cp{v.major}{v.minor}{gil}"
+
+
+def _interpreter(path: Path, implementation: str, version: str, suffix: str, gil_disabled: bool) -> str:
+    """An executable answering the interpreter probe's script like ``implementation`` would."""
+    answer = {
+        "executable": str(path),
+        "version": version,
+        "implementation": implementation,
+        "ext_suffix": suffix,
+        "platform": "linux-x86_64",
+        "gil_disabled": gil_disabled,
+        "include_dir": "/x/include",
+        "site_packages": "/x/site-packages",
+    }
+    path.write_text(f"#!/bin/sh\ncat <<'EOF'\n{json.dumps(answer)}\nEOF\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("implementation", "version", "suffix", "gil_disabled", "abi"),
+    [
+        ("cpython", "3.13.1", ".cpython-313t-x86_64-linux-gnu.so", True, "cp313t"),
+        ("cpython", "3.10.12", ".cpython-310-x86_64-linux-gnu.so", False, "cp310"),
+        ("pypy", "3.10.14", ".pypy310-pp73-x86_64-linux-gnu.so", False, "pypy310-pp73-x86_64-linux-gnu"),
+    ],
+)
+def test_python_abi_of_another_interpreter(
+    tmp_path: Path, implementation: str, version: str, suffix: str, gil_disabled: bool, abi: str
+) -> None:
+    from cvcuda_setup.host import Host
+
+    exe = _interpreter(tmp_path / "python", implementation, version, suffix, gil_disabled)
+    assert Host(python_request=exe).python_abi == abi
+    assert Host(python_request=str(tmp_path / "missing")).python_abi is None
 
 
 # -- the key in `build --dry-run --json` (nvcc faked at the process edge) -----------------------------------
@@ -310,7 +357,9 @@ def test_dry_run_json_carries_the_key(fake_nvcc: Path, tmp_path: Path) -> None:
     assert str(tmp_path) not in json.dumps(key)
 
 
-def test_dry_run_key_ignores_host_paths_and_follows_the_build(fake_nvcc: Path, tmp_path: Path) -> None:
+def test_dry_run_key_ignores_host_paths_and_follows_the_build(
+    fake_nvcc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     base = ("--recipe", "minimal", "--arch", "9.0")
     one = _dry_run(*base, "--prefix", str(tmp_path / "p1"), "--build-dir", str(tmp_path / "b1"))
     two = _dry_run(*base, "--prefix", str(tmp_path / "p2"), "--build-dir", str(tmp_path / "b2"))
@@ -318,6 +367,11 @@ def test_dry_run_key_ignores_host_paths_and_follows_the_build(fake_nvcc: Path, t
     assert _dry_run(*base, "-D", "WITH_CUDNN=ON")["digest"] != one["digest"]
     assert _dry_run("--recipe", "minimal", "--arch", "8.9")["digest"] != one["digest"]
     assert _dry_run(*base, "--no-plugin")["parts"]["plugin"] is None
+    monkeypatch.setenv("CXXFLAGS", "-O3 -march=native")
+    flagged = _dry_run(*base)
+    assert flagged["parts"]["compiler_env"]["CXXFLAGS"] == "-O3 -march=native"
+    assert flagged["digest"] != one["digest"]
+    monkeypatch.delenv("CXXFLAGS")
     write_nvcc(tmp_path / "cuda", version="13.0", patch="48", codes=CODES)  # another nvcc 13.0 release
     other = _dry_run(*base, "--prefix", str(tmp_path / "p1"))
     assert other["parts"]["cuda_toolkit"] == "13.0.48" and other["digest"] != one["digest"]
