@@ -124,6 +124,20 @@ class Host:
         return found
 
     @property
+    def python_abi(self) -> str | None:
+        """The interpreter's extension ABI: ``"cp312"``, ``"cp313t"`` (free-threaded), another
+        implementation's ``EXT_SUFFIX`` tag (``"pypy310-pp73-x86_64-linux-gnu"``); None when the probe
+        failed (``python_error`` says why)."""
+        found = self._interpreter
+        if isinstance(found, CvCudaSetupError):
+            return None
+        major, minor = found.version_info
+        if found.implementation == "cpython":
+            return f"cp{major}{minor}" + ("t" if found.gil_disabled else "")
+        tag = found.ext_suffix.strip(".").removesuffix(".so")
+        return tag or f"{found.implementation}{major}{minor}"
+
+    @property
     def python_error(self) -> str | None:
         found = self._python
         return str(found) if isinstance(found, CvCudaSetupError) else None
@@ -185,6 +199,18 @@ class Host:
     def launcher(self, choice: str) -> str | None:
         """The compiler launcher for ``--launcher choice`` (see ``resolve_launcher``)."""
         return resolve_launcher(choice, self.env)
+
+    # -- C library, machine ----------------------------------------------------------------------------
+
+    @cached_property
+    def libc(self) -> str | None:
+        """``"glibc 2.36"`` (None: not glibc, or not told)."""
+        return hostinfo.libc_version()
+
+    @cached_property
+    def machine(self) -> str:
+        """``"x86_64"``, ``"aarch64"``."""
+        return hostinfo.machine()
 
     # -- cores, memory --------------------------------------------------------------------------------
 

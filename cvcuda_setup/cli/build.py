@@ -11,7 +11,13 @@ from cvcuda_setup.cli.common import OpenCvVersionOption, guard
 from cvcuda_setup.console import console
 from cvcuda_setup.errors import UsageError
 from cvcuda_setup.host import LAUNCHERS, Host
-from cvcuda_setup.pipeline.build import BuildRequest, plan_request, run_build, write_bundle
+from cvcuda_setup.pipeline.build import (
+    BuildRequest,
+    build_cache_key,
+    plan_request,
+    run_build,
+    write_bundle,
+)
 from cvcuda_setup.recipes import load_recipe
 
 EXAMPLES = """
@@ -192,7 +198,9 @@ def build(
     plan = plan_request(request, host)
     if dry_run:
         if json_out:
-            console.json(plan.to_json())
+            data = plan.to_json()
+            data["cache_key"] = build_cache_key(request, plan, host).to_json()
+            console.json(data)
         else:
             for line in plan.shell_lines():
                 console.print(line)

@@ -18,6 +18,7 @@ from cvcuda_setup.model import ArchSelection, BuildPlan, GpuDevice, Recipe, Sour
 from cvcuda_setup.plan import PlanInputs, build_dir_name, make_plan, parse_override
 
 if TYPE_CHECKING:
+    from cvcuda_setup.cachekey import CacheKey
     from cvcuda_setup.sources.testdata import TestData
 
 
@@ -237,6 +238,27 @@ def check_bundle_has_tests(spec: SourceSpec, plan: BuildPlan) -> None:
             hint=f"write one with: cvcuda-setup build --recipe {plan.recipe} --bundle FILE "
             + ("--with-tests --test-modules all" if wanted == "all" else "--with-tests"),
         )
+
+
+def build_cache_key(
+    request: BuildRequest, plan: BuildPlan, host: Host, tree: SourceTree | None = None
+) -> CacheKey:
+    """The binary cache key of this build (``cachekey``). Without ``tree`` (a dry run, nothing fetched) the
+    source's sha256 is the one known without fetching (``--sha256``, a local archive's), else unknown;
+    with the fetched tree, the tree's (archive sha256 or git commits). The ``--patch`` files are hashed
+    (not ``--patch-sha256``, which is only checked when the patches are applied)."""
+    from cvcuda_setup.cachekey import key_for_build, tree_source_sha256
+    from cvcuda_setup.sources import known_sha256
+
+    sha = tree_source_sha256(tree) if tree is not None else known_sha256(request.spec)
+    return key_for_build(
+        plan,
+        request.recipe,
+        host,
+        source_sha256=sha,
+        plugin=request.plugin,
+        plugin_python=request.plugin_python,
+    )
 
 
 # -- plan -> doctor ---------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The build host: cmake and ninja (with versions), free disk, memory, cores, the job count, compiler caches.
+"""The build host: cmake and ninja (with versions), free disk, memory, cores, the job count, compiler caches,
+the C library and the machine architecture.
 
 cmake and ninja come from the PyPI ``cmake``/``ninja`` packages when installed (``cmake.CMAKE_BIN_DIR``,
 ``ninja.BIN_DIR``: versions we control), else from PATH. Memory and cores honour cgroup limits (a container
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -165,3 +167,22 @@ def default_jobs(cuda: bool, *, cores: int | None = None, memory: int | None = N
     per_job = GIB_PER_JOB_CUDA if cuda else GIB_PER_JOB_CPU
     by_memory = int((memory / GIB) // per_job)
     return max(1, min(cores, by_memory))
+
+
+def libc_version() -> str | None:
+    """``"glibc 2.36"``: the C library this host's binaries are linked against, a floor for every host that
+    runs them; None when it is not glibc (musl reports nothing) or cannot be told."""
+    try:
+        text = os.confstr("CS_GNU_LIBC_VERSION")
+    except (AttributeError, ValueError, OSError):
+        text = None
+    if text and " " in text.strip():
+        name, _, version = text.strip().partition(" ")
+        return f"{name.lower()} {version.strip()}"
+    name, version = platform.libc_ver()
+    return f"{name} {version}" if name and version else None
+
+
+def machine() -> str:
+    """``"x86_64"``, ``"aarch64"``: the CPU architecture the host's binaries are for (empty when unknown)."""
+    return platform.machine()

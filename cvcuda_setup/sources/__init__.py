@@ -6,6 +6,7 @@ Public API (used by the CLI and the planner)::
     spec_from_cli(source, opencv_version, sha256=None, base_url=None) -> SourceSpec
     expected_tree(spec, cache_dir, *, need_contrib=True) -> (opencv_dir, contrib_dir | None)
     fetch(spec, cache_dir, *, need_contrib=True) -> SourceTree
+    known_sha256(spec) -> str | None   (the archive's sha256 without fetching, when known)
     make_bundle(tree, modules, keep, out) -> Path
 
 See docs/sources.md.
@@ -16,7 +17,7 @@ from __future__ import annotations
 from cvcuda_setup.sources.bundle import is_bundle, make_bundle, read_bundle_info
 from cvcuda_setup.sources.cache import default_cache_dir
 from cvcuda_setup.sources.extract import safe_extract
-from cvcuda_setup.sources.providers import describe, expected_tree, fetch, tree_key
+from cvcuda_setup.sources.providers import describe, expected_tree, fetch, known_sha256, tree_key
 from cvcuda_setup.sources.sdist import SdistRelease, resolve_sdist
 from cvcuda_setup.sources.spec import spec_from_cli, split_version
 
@@ -27,6 +28,7 @@ __all__ = [
     "expected_tree",
     "fetch",
     "is_bundle",
+    "known_sha256",
     "make_bundle",
     "read_bundle_info",
     "resolve_sdist",

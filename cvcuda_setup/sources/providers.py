@@ -77,6 +77,17 @@ def _archive_sha(spec: SourceSpec) -> str:
     return _file_sha256(Path(spec.location))
 
 
+def known_sha256(spec: SourceSpec) -> str | None:
+    """The source archive's sha256 when it is known without fetching anything: ``--sha256``, else a local
+    tarball's or bundle's own (hashed here, once per process); None for an sdist without ``--sha256`` (the
+    index is not asked), git (no commit before the checkout) and a directory."""
+    if spec.sha256:
+        return spec.sha256
+    if spec.kind in ("tarball", "bundle") and not spec.location.startswith(("http://", "https://")):
+        return _file_sha256(Path(spec.location))
+    return None
+
+
 def tree_key(spec: SourceSpec) -> str:
     """The cache key (directory name under ``<cache>/trees``) of a fetched source."""
     if spec.kind == "sdist":
