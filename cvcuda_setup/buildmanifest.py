@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from cvcuda_setup import __version__
 from cvcuda_setup.builddir import now
@@ -43,6 +44,7 @@ def make_manifest(
     durations: dict[str, float | None],
     applied: Sequence[AppliedPatch],
     module_dir: Path | None,
+    cache_key: Mapping[str, Any] | None = None,
 ) -> Manifest:
     """The manifest of a finished build: the plan, the source tree, OpenCV's configure summary, the facts
     CMake recorded (compilers, CUDA, cuDNN) and the toolkit the build used."""
@@ -84,4 +86,5 @@ def make_manifest(
         summary=summary,
         created=now(),
         tool_version=__version__,
+        cache_key=cache_key,
     )

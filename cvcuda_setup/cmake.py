@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from cvcuda_setup.builddir import (
     LOCK_FILE,
@@ -206,8 +207,10 @@ def execute(
     force: bool = False,
     keep_going: bool = False,
     patches: Sequence[tuple[Path, str | None]] | None = None,
+    cache_key: Mapping[str, Any] | None = None,
 ) -> Manifest:
-    """Run the plan: lock, patches, configure (if needed), build, checks, atomic install, manifest.
+    """Run the plan: lock, patches, configure (if needed), build, checks, atomic install, manifest
+    (recording ``cache_key``, the build's binary cache key, when given).
 
     ``patches`` pairs each patch with its expected sha256 (or None); default: ``plan.patches`` unverified.
     """
@@ -301,7 +304,7 @@ def execute(
                         )
                     durations["install"] = result.duration
                     manifest = _finish_install(
-                        plan, tree, summary, durations, applied, staging, logs / "install.log"
+                        plan, tree, summary, durations, applied, staging, logs / "install.log", cache_key
                     )
                     commit(staged_prefix(staging, plan.prefix), plan.prefix, force=force)
         except KeyboardInterrupt:
@@ -323,6 +326,7 @@ def _finish_install(
     applied: Sequence[AppliedPatch],
     staging: Path,
     log: Path,
+    cache_key: Mapping[str, Any] | None = None,
 ) -> Manifest:
     """Check the staged prefix and write the manifest into it (before the swap, so both arrive together)."""
     staged = staged_prefix(staging, plan.prefix)
@@ -355,6 +359,6 @@ def _finish_install(
                 "libpython and numpy"
             ],
         )
-    manifest = make_manifest(plan, tree, summary, durations, applied, module_dir)
+    manifest = make_manifest(plan, tree, summary, durations, applied, module_dir, cache_key)
     write_manifest(staged, manifest)
     return manifest

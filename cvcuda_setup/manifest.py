@@ -120,6 +120,8 @@ class Manifest:
     summary: BuildSummary = field(default_factory=BuildSummary)
     created: str = ""
     tool_version: str = ""
+    #: The binary cache key of the build (``cachekey.CacheKey.to_json()``); None before keys, or unknown.
+    cache_key: Mapping[str, Any] | None = None
     schema: str = SCHEMA
     #: Keys of a newer writer this version does not know, kept verbatim.
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -80,6 +80,8 @@ def manifest_to_json(m: Manifest) -> dict[str, Any]:
         "python": _python_json(m.python),
         "summary": m.summary.to_json(),
     }
+    if m.cache_key is not None:
+        out["cache_key"] = dict(m.cache_key)
     data: dict[str, Any] = jsonable({**out, **{k: v for k, v in m.extra.items() if k not in out}})
     return data
 
@@ -234,6 +236,7 @@ def manifest_from_json(data: Mapping[str, Any], *, origin: str = "manifest") -> 
         summary=_summary(data.get("summary")),
         created=str(data.get("created") or ""),
         tool_version=str(data.get("tool_version") or ""),
+        cache_key=_map(data.get("cache_key")) or None,
         schema=str(schema),
         extra={k: v for k, v in data.items() if k not in _KNOWN_KEYS},
     )
@@ -241,5 +244,5 @@ def manifest_from_json(data: Mapping[str, Any], *, origin: str = "manifest") -> 
 
 _KNOWN_KEYS = frozenset(
     {"schema", "tool_version", "created", "prefix", "build_dir", "opencv_version", "recipe", "cmake_options"}
-    | {"arch", "toolchain", "source", "durations", "patches", "python", "summary"}
+    | {"arch", "toolchain", "source", "durations", "patches", "python", "summary", "cache_key"}
 )

@@ -110,6 +110,14 @@ def build(
         help="With --with-tests: where opencv_extra's testdata files are fetched from ({ref} is the "
         "OpenCV version's tag) [https://raw.githubusercontent.com/opencv/opencv_extra/{ref}/testdata/].",
     ),
+    binary_cache: str | None = typer.Option(
+        None,
+        "--cache",
+        envvar="CVCUDA_SETUP_BINARY_CACHE",
+        metavar="oci://HOST/REPO",
+        help="Binary cache: install the prefix built for this cache key from the registry, or build and "
+        "push it [$CVCUDA_SETUP_BINARY_CACHE].",
+    ),
     wait: bool = typer.Option(False, "--wait", help="Wait for another build into the same prefix to end."),
     extract_limit: list[str] = typer.Option(
         [],
@@ -138,8 +146,10 @@ def build(
     for p in patch:
         if not p.is_file():
             raise UsageError(f"--patch {str(p)!r} does not exist")
+    from cvcuda_setup.binarycache import cache_ref
     from cvcuda_setup.sources.extract import limits_with
 
+    cache_at = cache_ref(binary_cache) if binary_cache else None  # a bad reference: named before any probe
     bounds = limits_with(extract_limit)  # the environment's and the options' bounds, checked up front
     recipe = load_recipe(recipe_name)
     cache = (cache_dir or default_cache_dir()).expanduser().resolve()
@@ -193,6 +203,7 @@ def build(
         limits=bounds,
         tests=tests,
         testdata_base_url=testdata_base_url,
+        cache=cache_at,
     )
     host = Host(python_request=python)  # probed once, lazily, for the whole command
     plan = plan_request(request, host)

@@ -19,6 +19,7 @@ from cvcuda_setup.plan import PlanInputs, build_dir_name, make_plan, parse_overr
 
 if TYPE_CHECKING:
     from cvcuda_setup.cachekey import CacheKey
+    from cvcuda_setup.oci.ref import OciRef
     from cvcuda_setup.sources.testdata import TestData
 
 
@@ -49,6 +50,8 @@ class BuildRequest:
     tests: tuple[str, ...] | None = None
     #: Where opencv_extra's testdata files come from (``{ref}`` filled in); None: GitHub.
     testdata_base_url: str | None = None
+    #: The binary cache (``--cache`` / ``$CVCUDA_SETUP_BINARY_CACHE``): pull on a hit, push after a build.
+    cache: OciRef | None = None
 
 
 # -- recipe + host -> plan -------------------------------------------------------------------------------
@@ -285,12 +288,17 @@ def preflight(recipe: Recipe, plan: BuildPlan, host: Host, *, plugin: bool, plug
 
 
 def run_build(request: BuildRequest, plan: BuildPlan, host: Host) -> None:
-    """Stages 2-6 under the prefix lock: doctor -> sources -> configure/build/install -> plugin."""
+    """Stages 2-6 under the prefix lock: doctor -> sources -> configure/build/install -> plugin; with a
+    binary cache, a hit installs the cached prefix instead and a finished build is pushed."""
     from cvcuda_setup.cmake import execute
     from cvcuda_setup.install import check_prefix, lock_prefix
+    from cvcuda_setup.pipeline.cached import install_from_cache, push_to_cache
     from cvcuda_setup.sources import fetch
 
     recipe = request.recipe
+    key = build_cache_key(request, plan, host)  # a local archive's sha256 is known before fetching
+    if install_from_cache(request.cache, plan, key, force=request.force):
+        return
     with lock_prefix(plan.prefix, wait=request.wait):  # held from here through install and plugin
         check_prefix(plan.prefix, force=request.force)
         if request.doctor:
@@ -301,9 +309,11 @@ def run_build(request: BuildRequest, plan: BuildPlan, host: Host) -> None:
             fetch_test_data(tree, plan, request.cache_dir, request.testdata_base_url)
         sums = request.patch_sha256
         patch_pairs = [(p, sums[i] if sums else None) for i, p in enumerate(plan.patches)]
-        execute(plan, tree, force=request.force, patches=patch_pairs)
+        key = build_cache_key(request, plan, host, tree)  # now with the fetched tree's sha256 or commits
+        execute(plan, tree, force=request.force, patches=patch_pairs, cache_key=key.to_json())
         if request.plugin:
             build_plugin_for(plan, host, install_python=request.plugin_python)
+    push_to_cache(request.cache, plan, key)  # outside the lock: packing takes it
 
 
 def test_modules_of(plan_list: str, modules: tuple[str, ...], tree: SourceTree) -> list[str]:
