@@ -31,10 +31,11 @@ SCHEMA = "cvcuda-setup/cache-key/1"
 
 #: The plan's ``-D`` options left out of the ``cmake_options`` part, with why. Each only names a folder or
 #: a program of this host; what they stand for is keyed by a part of its own, so two hosts that differ
-#: only in where things live share a key. (``CMAKE_INSTALL_PREFIX`` is written into the installed files,
-#: RUNPATHs and ``opencv4.pc``: the pull side relocates the prefix, see docs/cache.md.)
+#: only in where things live share a key. ``CMAKE_INSTALL_PREFIX`` is keyed apart, as ``install_prefix``:
+#: OpenCV compiles it into libopencv_core (``OPENCV_INSTALL_PREFIX``, utils/datafile.cpp), so a binary built
+#: for one prefix is not the binary for another (``cache pull --prefix`` relocates where it can).
 HOST_PATH_OPTIONS: dict[str, str] = {
-    "CMAKE_INSTALL_PREFIX": "where the binary is installed here; the pull side relocates it",
+    "CMAKE_INSTALL_PREFIX": "keyed as its own part, `install_prefix` (compiled into libopencv_core)",
     "OPENCV_EXTRA_MODULES_PATH": "the contrib tree in this host's cache; its content is `source_sha256`",
     "CUDA_TOOLKIT_ROOT_DIR": "where this host's toolkit lives; its version is `cuda_toolkit`",
     "CMAKE_MAKE_PROGRAM": "this host's ninja; it runs the compilers, it does not change their output",
@@ -67,6 +68,7 @@ PART_NAMES = (
     "libc",
     "machine",
     "plugin",
+    "install_prefix",
 )
 
 #: Files under the plugin's sources that Python writes by itself (importing from the tree): not sources.
@@ -238,6 +240,7 @@ def cache_key(
         "libc": libc,
         "machine": machine or None,
         "plugin": {"sources": plugin_digest, "python_module": plugin_python} if plugin else None,
+        "install_prefix": str(plan.prefix),
     }
     needed = {
         "source_sha256": True,

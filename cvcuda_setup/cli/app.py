@@ -11,6 +11,7 @@ import typer.main
 from cvcuda_setup import __version__
 from cvcuda_setup.cli import bench as bench_cmd
 from cvcuda_setup.cli import build as build_cmd
+from cvcuda_setup.cli import cache as cache_cmd
 from cvcuda_setup.cli import ci as ci_cmd
 from cvcuda_setup.cli import dockerfile as dockerfile_cmd
 from cvcuda_setup.cli import doctor as doctor_cmd
@@ -63,6 +64,7 @@ for _module in (
     env_cmd,
     recipes_cmd,
     bench_cmd,
+    cache_cmd,
     ci_cmd,
     dockerfile_cmd,
     wheel_cmd,

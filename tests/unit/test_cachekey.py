@@ -179,23 +179,26 @@ def test_given_patch_sums_are_used_and_their_count_is_checked(tmp_path: Path) ->
         _key(plan, patch_sha256=[given, given])
 
 
-def test_host_only_paths_do_not_change_the_digest() -> None:
+def test_host_only_paths_do_not_change_the_digest_but_the_install_prefix_does() -> None:
+    """Where the build, the caches, the toolkit and the interpreter live decides nothing; the install prefix
+    does (OpenCV compiles it into libopencv_core), as its own part, not through cmake_options."""
     base = _key()
-    moved = _key(
-        _plan(
-            prefix=Path("/home/someone/opt/opencv-cuda"),
-            build_dir=Path("/scratch/build/minimal"),
-            source_dir=Path("/other/cache/trees/opencv"),
-            contrib_dir=Path("/other/cache/trees/opencv_contrib"),
-            cuda_toolkit_root=Path("/opt/nvidia/cuda"),
-            python=_python(root="/home/someone/.pyenv/versions/3.12.3"),
-            launcher="/usr/bin/ccache",
-            jobs=64,
-        )
+    elsewhere = dict(
+        build_dir=Path("/scratch/build/minimal"),
+        source_dir=Path("/other/cache/trees/opencv"),
+        contrib_dir=Path("/other/cache/trees/opencv_contrib"),
+        cuda_toolkit_root=Path("/opt/nvidia/cuda"),
+        python=_python(root="/home/someone/.pyenv/versions/3.12.3"),
+        launcher="/usr/bin/ccache",
+        jobs=64,
     )
+    moved = _key(_plan(**elsewhere))  # type: ignore[arg-type]
     assert moved.digest == base.digest
     assert not set(HOST_PATH_OPTIONS) & set(moved.parts["cmake_options"])
-    assert "/home/someone" not in canonical_json(moved.parts) and "/opt/cv" not in canonical_json(base.parts)
+    assert "/home/someone" not in canonical_json(moved.parts)
+    other_prefix = _key(_plan(prefix=Path("/home/someone/opt/opencv-cuda"), **elsewhere))  # type: ignore[arg-type]
+    assert other_prefix.digest != base.digest
+    assert other_prefix.parts["install_prefix"] == "/home/someone/opt/opencv-cuda"
 
 
 def test_only_the_flag_variables_of_the_environment_count() -> None:
@@ -354,7 +357,9 @@ def test_dry_run_json_carries_the_key(fake_nvcc: Path, tmp_path: Path) -> None:
     assert "source_sha256" in key["unknown"] and key["complete"] is False
     assert key["parts"]["plugin"]["sources"] == plugin_sources_digest()
     assert digest_of(key["parts"]) == key["digest"]
-    assert str(tmp_path) not in json.dumps(key)
+    # the one host path in the key is the install prefix (compiled into libopencv_core)
+    assert key["parts"]["install_prefix"] == str(tmp_path / "p1")
+    assert str(tmp_path) not in json.dumps({k: v for k, v in key["parts"].items() if k != "install_prefix"})
 
 
 def test_dry_run_key_ignores_host_paths_and_follows_the_build(
@@ -362,8 +367,9 @@ def test_dry_run_key_ignores_host_paths_and_follows_the_build(
 ) -> None:
     base = ("--recipe", "minimal", "--arch", "9.0")
     one = _dry_run(*base, "--prefix", str(tmp_path / "p1"), "--build-dir", str(tmp_path / "b1"))
-    two = _dry_run(*base, "--prefix", str(tmp_path / "p2"), "--build-dir", str(tmp_path / "b2"))
+    two = _dry_run(*base, "--prefix", str(tmp_path / "p1"), "--build-dir", str(tmp_path / "b2"))
     assert one["digest"] == two["digest"]
+    assert _dry_run(*base, "--prefix", str(tmp_path / "p2"))["digest"] != one["digest"]
     assert _dry_run(*base, "-D", "WITH_CUDNN=ON")["digest"] != one["digest"]
     assert _dry_run("--recipe", "minimal", "--arch", "8.9")["digest"] != one["digest"]
     assert _dry_run(*base, "--no-plugin")["parts"]["plugin"] is None
@@ -373,7 +379,7 @@ def test_dry_run_key_ignores_host_paths_and_follows_the_build(
     assert flagged["digest"] != one["digest"]
     monkeypatch.delenv("CXXFLAGS")
     write_nvcc(tmp_path / "cuda", version="13.0", patch="48", codes=CODES)  # another nvcc 13.0 release
-    other = _dry_run(*base, "--prefix", str(tmp_path / "p1"))
+    other = _dry_run(*base, "--prefix", str(tmp_path / "p1"), "--build-dir", str(tmp_path / "b1"))
     assert other["parts"]["cuda_toolkit"] == "13.0.48" and other["digest"] != one["digest"]
 
 

@@ -37,7 +37,13 @@ CV2_DIR = "lib/python3.12/site-packages/cv2"
 CORE = "lib/libopencv_core.so.5.1.0"
 
 
-def make_prefix(prefix: Path, *, elf: bool = False, link: tuple[str, str] | None = None) -> Path:
+def make_prefix(
+    prefix: Path,
+    *,
+    elf: bool = False,
+    link: tuple[str, str] | None = None,
+    cache_key: dict[str, object] | None = None,
+) -> Path:
     """A prefix built the way ``cmake.build`` installs one: staged, manifest written, committed."""
     p = str(prefix)
     with install.staging_area(prefix) as staging:
@@ -67,6 +73,7 @@ def make_prefix(prefix: Path, *, elf: bool = False, link: tuple[str, str] | None
             python=PythonFacts(Path("/usr/bin/python3"), "3.12.3", prefix / CV2_DIR),
             created="2026-01-01T00:00:00+00:00",
             tool_version="0.1.0",
+            cache_key=cache_key,
         )
         write_manifest(root, manifest)
         install.commit(root, prefix, force=False)
