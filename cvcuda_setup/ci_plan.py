@@ -44,6 +44,8 @@ class CiOptions:
     force: bool = False
     #: ``ci --opencv-tests``: build with ``--with-tests`` and run ``verify --opencv-tests``.
     opencv_tests: bool = False
+    #: ``ci --cache oci://HOST/REPO``: the build step installs from the binary cache (hit) or pushes (miss).
+    cache: str | None = None
     #: How to run the tool [:func:`default_tool`]; a test may point it at another executable.
     tool: tuple[str, ...] | None = None
 
@@ -200,6 +202,8 @@ def plan_steps(o: CiOptions, opencv_version: str) -> list[Step]:
         doctor += ["--source", o.source]
     tests = ["--with-tests"] if o.opencv_tests else []
     build = ["build", *_build_args(o), *tests, "--no-doctor", "--no-plugin"]
+    if o.cache:
+        build += ["--cache", o.cache]
     if o.force:
         build.append("--force")
     steps = [

@@ -257,6 +257,12 @@ def render(options: DockerfileOptions) -> str:
         lines.append(_run(["pip", "install", options.install, *extras]))
     if r.recipe_copy is not None:
         lines.append(f"COPY {r.recipe_copy} {r.recipe_arg}")
+    lines += [
+        "# A binary cache (oci://HOST/REPO): a hit installs the prefix built for the same key in seconds,",
+        "# a miss builds and pushes (docs/cache.md). Empty: no cache. A registry on the build host needs",
+        "# `docker build --network=host`.",
+        "ARG CVCUDA_SETUP_BINARY_CACHE=",
+    ]
     if options.sccache:
         lines += [
             "# Empty: a local cache BuildKit keeps between builds; a Redis URL shares one cache.",

@@ -78,6 +78,16 @@ def ci(
             help="Build OpenCV's CUDA test suites (build --with-tests) and run them (verify --opencv-tests).",
         ),
     ] = False,
+    cache: Annotated[
+        str | None,
+        typer.Option(
+            "--cache",
+            envvar="CVCUDA_SETUP_BINARY_CACHE",
+            metavar="oci://HOST/REPO",
+            help="Binary cache for the build step: install on a hit, build and push on a miss "
+            "[$CVCUDA_SETUP_BINARY_CACHE].",
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Install into a non-empty prefix the tool did not create.")
     ] = False,
@@ -104,6 +114,7 @@ def ci(
         defines=tuple(define or ()),
         force=force,
         opencv_tests=opencv_tests,
+        cache=cache or None,
     )
     result = run_ci(options, log=console.info)
     if json_out:

@@ -296,15 +296,23 @@ def run_build(request: BuildRequest, plan: BuildPlan, host: Host) -> None:
     from cvcuda_setup.sources import fetch
 
     recipe = request.recipe
+
+    def fetch_tree() -> SourceTree:
+        with console.step(f"fetch sources ({request.spec.kind})"):
+            return fetch(request.spec, request.cache_dir, need_contrib=recipe.contrib, limits=request.limits)
+
     key = build_cache_key(request, plan, host)  # a local archive's sha256 is known before fetching
+    tree: SourceTree | None = None
+    if request.cache is not None and not key.complete:  # an sdist or git source: its sha256 once fetched
+        tree = fetch_tree()
+        key = build_cache_key(request, plan, host, tree)
     if install_from_cache(request.cache, plan, key, force=request.force):
         return
     with lock_prefix(plan.prefix, wait=request.wait):  # held from here through install and plugin
         check_prefix(plan.prefix, force=request.force)
         if request.doctor:
             preflight(recipe, plan, host, plugin=request.plugin, plugin_python=request.plugin_python)
-        with console.step(f"fetch sources ({request.spec.kind})"):
-            tree = fetch(request.spec, request.cache_dir, need_contrib=recipe.contrib, limits=request.limits)
+        tree = tree or fetch_tree()
         if plan.option("BUILD_TESTS") == "ON" and plan.option("OPENCV_BUILD_TEST_MODULES_LIST"):
             fetch_test_data(tree, plan, request.cache_dir, request.testdata_base_url)
         sums = request.patch_sha256

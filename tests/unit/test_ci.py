@@ -366,3 +366,13 @@ def test_opencv_tests_builds_the_suites_and_runs_them(tmp_path: Path) -> None:
     assert "--opencv-tests" in steps["verify"]
     plain = {s.name: s.argv for s in ci_plan.plan_steps(replace(options, opencv_tests=False), "5.1.0")}
     assert "--with-tests" not in plain["build"] and "--opencv-tests" not in plain["verify"]
+
+
+def test_a_binary_cache_goes_to_the_build_step_only(tmp_path: Path) -> None:
+    options = ci_plan.CiOptions(
+        recipe="minimal", arch="9.0", prefix=tmp_path / "p", report_dir=tmp_path / "r", cache="oci://r:5000/x"
+    )
+    steps = {s.name: s.argv for s in ci_plan.plan_steps(options, "5.1.0")}
+    build = list(steps["build"])
+    assert build[build.index("--cache") + 1] == "oci://r:5000/x"
+    assert "--cache" not in steps["plan"] and "--cache" not in steps["verify"]

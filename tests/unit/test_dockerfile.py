@@ -292,3 +292,11 @@ def test_the_header_shows_the_docker_build_line_the_command_prints(tmp_path: Pat
     printed = err.split("build it with: ", 1)[1].strip()
     assert printed == f"docker build -f {out} -t opencv-cuda:minimal ."
     assert f"#   {printed}\n" in out.read_text()
+
+
+def test_the_build_stage_takes_a_binary_cache_as_a_build_arg() -> None:
+    """`build` reads $CVCUDA_SETUP_BINARY_CACHE (an ARG is in the RUN's environment); empty means none."""
+    text = render(DockerfileOptions(arch="9.0"))
+    lines = text.splitlines()
+    arg = lines.index("ARG CVCUDA_SETUP_BINARY_CACHE=")
+    assert lines[arg + 1].startswith("RUN cvcuda-setup build --recipe minimal")
