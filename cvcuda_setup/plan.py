@@ -168,6 +168,9 @@ def make_plan(inputs: PlanInputs) -> BuildPlan:
                 hint="drop --with-tests (or the recipe's tests = true), or the -D",
             )
         put("BUILD_TESTS", "ON")
+        # the test binaries go to <prefix>/bin: verify --opencv-tests finds them once the build dir is gone
+        # (a CI image's runtime stage copies the prefix only)
+        put("INSTALL_TESTS", "ON")
         put("BUILD_PERF_TESTS", "OFF")
         put("OPENCV_BUILD_TEST_MODULES_LIST", test_modules_list(tests, modules, recipe.name))
     if inputs.launcher:

@@ -45,6 +45,7 @@ def test_with_tests_turns_tests_on_for_the_recipes_cuda_modules_only() -> None:
     plan = make_plan(_inputs("minimal", tests=("cuda",)))
     opts = dict(plan.cmake_options)
     assert opts["BUILD_TESTS"] == "ON" and opts["BUILD_PERF_TESTS"] == "OFF"
+    assert opts["INSTALL_TESTS"] == "ON"  # into <prefix>/bin, where verify looks first
     assert opts["OPENCV_BUILD_TEST_MODULES_LIST"] == "cudaarithm;cudafilters;cudaimgproc"
     assert {"ts", "videoio", "highgui"} <= set(opts["BUILD_LIST"].split(","))
     # the recipe's own video backends stay off
