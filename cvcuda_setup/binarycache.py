@@ -59,6 +59,24 @@ def cache_ref(value: str) -> OciRef:
     return ref
 
 
+def repo_text(ref: OciRef) -> str:
+    """``oci://HOST/REPO`` of a reference, without the tag (the cache's own name in messages)."""
+    scheme = "oci+http" if ref.insecure_http and ref.host not in ("localhost", "127.0.0.1", "::1") else "oci"
+    return f"{scheme}://{ref.registry}/{ref.repository}"
+
+
+def arch_text(part: object) -> str:
+    """The ``arch`` part as ``--arch`` writes it (``8.9,9.0+PTX``); ``-`` for none (a CPU build)."""
+    if not isinstance(part, dict):
+        return str(part or "-")
+    bins = [str(b) for b in part.get("bin") or []]
+    ptx = [str(p) for p in part.get("ptx") or []]
+    text = ",".join(f"{b}+PTX" if b in ptx else b for b in bins) + "".join(
+        f",{p}+PTX" for p in ptx if p not in bins
+    )
+    return text.lstrip(",") or "-"
+
+
 def tag_for(key_digest: str) -> str:
     if len(key_digest) != 64 or any(c not in "0123456789abcdef" for c in key_digest):
         raise UsageError(f"cache key {key_digest!r} is not 64 hex digits", hint="copy it from `cache ls`")

@@ -93,7 +93,7 @@ def ls(
     json_out: Annotated[bool, typer.Option("--json", help="Print the entries as JSON.")] = False,
 ) -> None:
     """List the binaries in the cache: key, OpenCV, recipe, arch, CUDA, size, when."""
-    from cvcuda_setup.binarycache import list_entries
+    from cvcuda_setup.binarycache import arch_text, list_entries
 
     entries = list_entries(_repo(repo))
     if json_out:
@@ -109,10 +109,10 @@ def ls(
             e.key[:16],
             str(e.parts.get("opencv_version", "")),
             name,
-            str(e.parts.get("arch", "")),
+            arch_text(e.parts.get("arch")),
             str(e.parts.get("cuda_toolkit", "")),
             f"{e.size / 2**20:.1f} MiB",
-            e.created,
+            e.created[:16].replace("T", " "),
         )
     console.table(table)
 

@@ -22,24 +22,25 @@ def _mib(size: int) -> str:
 
 def install_from_cache(cache: OciRef | None, plan: BuildPlan, key: CacheKey, *, force: bool) -> bool:
     """True when ``plan.prefix`` now holds the cached binary of ``key``; False: build it."""
-    from cvcuda_setup.binarycache import lookup, pull_prefix
+    from cvcuda_setup.binarycache import lookup, pull_prefix, repo_text
     from cvcuda_setup.oci.errors import RegistryUnavailable
 
     if cache is None:
         return False
+    name = repo_text(cache)
     if not key.complete:
         console.info(f"binary cache: the key is incomplete ({', '.join(key.unknown)} unknown until fetched)")
         return False
     try:
         ref = lookup(cache, key.digest)
     except RegistryUnavailable as exc:
-        console.warn(f"binary cache {cache} is unavailable ({exc.message}): building instead")
+        console.warn(f"binary cache {name} is unavailable ({exc.message}): building instead")
         return False
     except CvCudaSetupError as exc:
-        console.warn(f"binary cache {cache}: {exc.message}: building instead")
+        console.warn(f"binary cache {name}: {exc.message}: building instead")
         return False
     if ref is None:
-        console.info(f"binary cache: no binary for key {key.digest[:16]} in {cache}: building, then pushing")
+        console.info(f"binary cache: no binary for key {key.digest[:16]} in {name}: building, then pushing")
         return False
     try:
         with console.step(f"install from the binary cache ({ref})"):
@@ -54,15 +55,16 @@ def install_from_cache(cache: OciRef | None, plan: BuildPlan, key: CacheKey, *, 
 
 def push_to_cache(cache: OciRef | None, plan: BuildPlan, key: CacheKey) -> None:
     """Push the built prefix under ``key``; a failure is a warning (the build itself succeeded)."""
-    from cvcuda_setup.binarycache import push_prefix
+    from cvcuda_setup.binarycache import push_prefix, repo_text
 
     if cache is None:
         return
+    name = repo_text(cache)
     if not key.complete:
         console.warn(f"binary cache: not pushed, the key is incomplete ({', '.join(key.unknown)} unknown)")
         return
     try:
-        with console.step(f"push to the binary cache ({cache})"):
+        with console.step(f"push to the binary cache ({name})"):
             moved = push_prefix(plan.prefix, cache, key=key.to_json())
     except CvCudaSetupError as exc:
         console.warn(f"binary cache: not pushed ({exc.message})")

@@ -171,3 +171,11 @@ def test_cache_pull_without_a_key_is_one_line(
     assert exc.value.code == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and "--key" in err[0]
+
+
+def test_ls_writes_the_arch_as_build_takes_it_and_names_the_cache_without_a_tag() -> None:
+    assert binarycache.arch_text({"bin": ["8.9", "9.0"], "ptx": ["9.0"]}) == "8.9,9.0+PTX"
+    assert binarycache.arch_text({"bin": [], "ptx": []}) == "-"
+    assert (
+        binarycache.repo_text(parse_ref("oci://127.0.0.1:5055/cvcuda/x")) == "oci://127.0.0.1:5055/cvcuda/x"
+    )
