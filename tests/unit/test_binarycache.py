@@ -18,6 +18,7 @@ from cvcuda_setup.errors import CvCudaSetupError, UsageError
 from cvcuda_setup.manifest import read_manifest
 from cvcuda_setup.model import BuildPlan
 from cvcuda_setup.oci.errors import DigestMismatch
+from cvcuda_setup.oci.ref import parse_ref
 from cvcuda_setup.pipeline import cached
 from tests.conftest import free_port
 from tests.unit.oci_registry import Registry, start_registry
