@@ -59,12 +59,6 @@ def cache_ref(value: str) -> OciRef:
     return ref
 
 
-def repo_text(ref: OciRef) -> str:
-    """``oci://HOST/REPO`` of a reference, without the tag (the cache's own name in messages)."""
-    scheme = "oci+http" if ref.insecure_http and ref.host not in ("localhost", "127.0.0.1", "::1") else "oci"
-    return f"{scheme}://{ref.registry}/{ref.repository}"
-
-
 def arch_text(part: object) -> str:
     """The ``arch`` part as ``--arch`` writes it (``8.9,9.0+PTX``); ``-`` for none (a CPU build)."""
     if not isinstance(part, dict):
@@ -100,6 +94,8 @@ def recorded_key(prefix: Path) -> Mapping[str, Any]:
     """The complete cache key the prefix's manifest records; refused when there is none."""
     from cvcuda_setup.manifest import load_manifest
 
+    if not prefix.is_dir():
+        raise UsageError(f"prefix {prefix} does not exist", hint="pass the --prefix a build installed into")
     manifest = load_manifest(prefix).manifest
     key = manifest.cache_key if manifest is not None else None
     if not key or not key.get("digest"):

@@ -54,11 +54,12 @@ def _repo(value: str | None) -> OciRef:
 @guard
 def push(repo: RepoArg = None, prefix: PrefixOpt = None) -> None:
     """Push a prefix built by `cvcuda-setup build` under the cache key its manifest records."""
-    from cvcuda_setup.binarycache import push_prefix
+    from cvcuda_setup.binarycache import push_prefix, recorded_key
 
     where = (prefix or default_prefix()).expanduser().resolve()
+    repo_ref, key = _repo(repo), recorded_key(where)  # bad input is named before anything is packed
     with console.step(f"push {where}"):
-        moved = push_prefix(where, _repo(repo))
+        moved = push_prefix(where, repo_ref, key=key)
     console.info(f"pushed {moved.size / 2**20:.1f} MiB as {moved.ref} in {moved.seconds:.1f} s")
 
 
@@ -81,6 +82,10 @@ def pull(
         raise UsageError("cache pull needs --key", hint="list the keys with `cvcuda-setup cache ls`")
     ref = replace(_repo(repo), tag=tag_for(key))
     where = (prefix or default_prefix()).expanduser().resolve()
+    if where.exists() and not where.is_dir():
+        raise UsageError(
+            f"--prefix {where} is a file", hint="pass a directory (empty, or one cvcuda-setup built)"
+        )
     with console.step(f"pull {ref}"):
         moved = pull_prefix(ref, where, force=force, key_digest=key)
     rewritten = " (paths rewritten)" if moved.relocated else ""

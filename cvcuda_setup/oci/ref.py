@@ -38,9 +38,14 @@ class OciRef:
             return self.registry[1 : self.registry.index("]")]
         return self.registry.rsplit(":", 1)[0] if ":" in self.registry else self.registry
 
-    def __str__(self) -> str:
+    @property
+    def repository_url(self) -> str:
+        """``oci://HOST[:PORT]/REPO``: the reference without its tag."""
         scheme = "oci+http" if self.insecure_http and self.host not in LOOPBACK_HOSTS else "oci"
-        return f"{scheme}://{self.registry}/{self.repository}:{self.tag}"
+        return f"{scheme}://{self.registry}/{self.repository}"
+
+    def __str__(self) -> str:
+        return f"{self.repository_url}:{self.tag}"
 
 
 def _bad(value: str, why: str) -> UsageError:

@@ -312,12 +312,13 @@ def run_build(request: BuildRequest, plan: BuildPlan, host: Host) -> None:
         check_prefix(plan.prefix, force=request.force)
         if request.doctor:
             preflight(recipe, plan, host, plugin=request.plugin, plugin_python=request.plugin_python)
-        tree = tree or fetch_tree()
+        if tree is None:
+            tree = fetch_tree()
+            key = build_cache_key(request, plan, host, tree)  # now with the fetched tree's sha256 or commits
         if plan.option("BUILD_TESTS") == "ON" and plan.option("OPENCV_BUILD_TEST_MODULES_LIST"):
             fetch_test_data(tree, plan, request.cache_dir, request.testdata_base_url)
         sums = request.patch_sha256
         patch_pairs = [(p, sums[i] if sums else None) for i, p in enumerate(plan.patches)]
-        key = build_cache_key(request, plan, host, tree)  # now with the fetched tree's sha256 or commits
         execute(plan, tree, force=request.force, patches=patch_pairs, cache_key=key.to_json())
         if request.plugin:
             build_plugin_for(plan, host, install_python=request.plugin_python)

@@ -22,12 +22,12 @@ def _mib(size: int) -> str:
 
 def install_from_cache(cache: OciRef | None, plan: BuildPlan, key: CacheKey, *, force: bool) -> bool:
     """True when ``plan.prefix`` now holds the cached binary of ``key``; False: build it."""
-    from cvcuda_setup.binarycache import lookup, pull_prefix, repo_text
+    from cvcuda_setup.binarycache import lookup, pull_prefix
     from cvcuda_setup.oci.errors import RegistryUnavailable
 
     if cache is None:
         return False
-    name = repo_text(cache)
+    name = cache.repository_url
     if not key.complete:
         console.info(f"binary cache: the key is incomplete ({', '.join(key.unknown)} unknown until fetched)")
         return False
@@ -55,11 +55,11 @@ def install_from_cache(cache: OciRef | None, plan: BuildPlan, key: CacheKey, *, 
 
 def push_to_cache(cache: OciRef | None, plan: BuildPlan, key: CacheKey) -> None:
     """Push the built prefix under ``key``; a failure is a warning (the build itself succeeded)."""
-    from cvcuda_setup.binarycache import push_prefix, repo_text
+    from cvcuda_setup.binarycache import push_prefix
 
     if cache is None:
         return
-    name = repo_text(cache)
+    name = cache.repository_url
     if not key.complete:
         console.warn(f"binary cache: not pushed, the key is incomplete ({', '.join(key.unknown)} unknown)")
         return

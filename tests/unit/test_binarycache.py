@@ -140,6 +140,8 @@ def test_a_prefix_that_is_not_the_tools_is_never_overwritten(registry: Registry,
 
 
 def test_a_prefix_without_a_complete_key_is_not_pushed(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        binarycache.recorded_key(tmp_path / "nothing-here")
     without = make_prefix(tmp_path / "old")
     with pytest.raises(UsageError, match="records no cache key"):
         binarycache.recorded_key(without)
@@ -177,6 +179,24 @@ def test_cache_pull_without_a_key_is_one_line(
 def test_ls_writes_the_arch_as_build_takes_it_and_names_the_cache_without_a_tag() -> None:
     assert binarycache.arch_text({"bin": ["8.9", "9.0"], "ptx": ["9.0"]}) == "8.9,9.0+PTX"
     assert binarycache.arch_text({"bin": [], "ptx": []}) == "-"
-    assert (
-        binarycache.repo_text(parse_ref("oci://127.0.0.1:5055/cvcuda/x")) == "oci://127.0.0.1:5055/cvcuda/x"
+    assert parse_ref("oci://127.0.0.1:5055/cvcuda/x").repository_url == "oci://127.0.0.1:5055/cvcuda/x"
+    assert str(parse_ref("oci://127.0.0.1:5055/cvcuda/x:v1")) == "oci://127.0.0.1:5055/cvcuda/x:v1"
+
+
+def test_cache_pull_into_a_file_is_refused_before_the_registry_is_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cvcuda_setup.cli.app import main
+
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    down = f"oci://127.0.0.1:{free_port()}/r"
+    monkeypatch.setattr(
+        sys, "argv", ["cvcuda-setup", "cache", "pull", down, "--key", "a" * 64, "--prefix", str(afile)]
     )
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "is a file" in err[0]
+    assert afile.read_text() == "mine"
